@@ -1,0 +1,82 @@
+#include "common/admin_server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/http_server_setup.h"
+#include "httplib.h"
+
+namespace ngsi_bridge::common {
+namespace {
+
+void Reply(const AdminResponse& response, httplib::Response& out) {
+  out.status = response.status;
+  out.set_content(response.body, response.content_type.c_str());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Create(
+    std::string host, int port, const MetricsRegistry* metrics,
+    std::function<bool()> ready) {
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin port out of range: ", port));
+  }
+  return std::unique_ptr<AdminServer>(
+      new AdminServer(std::move(host), port, metrics, std::move(ready)));
+}
+
+AdminServer::AdminServer(std::string host, int port,
+                         const MetricsRegistry* metrics,
+                         std::function<bool()> ready)
+    : host_(std::move(host)),
+      port_(port),
+      metrics_(metrics),
+      ready_(std::move(ready)),
+      http_(std::make_unique<httplib::Server>()) {
+  http_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    Reply({200, "text/plain; charset=utf-8", "ok\n"}, res);
+  });
+  http_->Get("/readyz",
+             [this](const httplib::Request&, httplib::Response& res) {
+               const bool ready = ready_ ? ready_() : true;
+               Reply({ready ? 200 : 503, "text/plain; charset=utf-8",
+                      ready ? "ready\n" : "not ready\n"},
+                     res);
+             });
+  http_->Get("/metrics",
+             [this](const httplib::Request&, httplib::Response& res) {
+               Reply({200, "text/plain; version=0.0.4; charset=utf-8",
+                      metrics_ ? metrics_->Render() : ""},
+                     res);
+             });
+}
+
+AdminServer::~AdminServer() { Shutdown(); }
+
+void AdminServer::AddEndpoint(absl::string_view path,
+                              std::function<AdminResponse()> handler) {
+  http_->Get(std::string(path),
+             [handler = std::move(handler)](const httplib::Request&,
+                                            httplib::Response& res) {
+               Reply(handler(), res);
+             });
+}
+
+absl::Status AdminServer::Start() {
+  HttpServerTuning tuning;
+  tuning.worker_threads = 2;  // probes and scrapes only
+  auto bound = BindHttpServer(*http_, host_, port_, tuning);
+  if (!bound.ok()) return bound.status();
+  port_ = *bound;
+  thread_ = std::thread([this] { http_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void AdminServer::Shutdown() {
+  http_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace ngsi_bridge::common

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/metrics.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ngsi_bridge::common {
+
+// What an admin endpoint answers.
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// The operator's HTTP port: /healthz (alive), /readyz (ready to serve:
+// `ready()` true), /metrics (Prometheus text of `metrics`), plus endpoints a
+// service adds. Owned by the service's server object; `metrics` and the
+// callbacks must outlive it. Thread-safe after Start().
+class AdminServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Create(
+      std::string host, int port, const MetricsRegistry* metrics,
+      std::function<bool()> ready);
+  ~AdminServer();
+
+  // Adds GET `path`. Call before Start().
+  void AddEndpoint(absl::string_view path,
+                   std::function<AdminResponse()> handler);
+
+  // Binds (port 0 picks a free port) and serves on a thread of its own.
+  // kUnavailable when the port cannot be bound.
+  absl::Status Start();
+  // The bound port, valid after Start().
+  int port() const { return port_; }
+  // Stops serving and joins. Idempotent.
+  void Shutdown();
+
+ private:
+  AdminServer(std::string host, int port, const MetricsRegistry* metrics,
+              std::function<bool()> ready);
+
+  const std::string host_;
+  int port_;
+  const MetricsRegistry* const metrics_;
+  const std::function<bool()> ready_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+};
+
+}  // namespace ngsi_bridge::common

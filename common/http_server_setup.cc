@@ -1,0 +1,44 @@
+#include "common/http_server_setup.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "httplib.h"
+
+namespace ngsi_bridge::common {
+
+absl::StatusOr<int> BindHttpServer(httplib::Server& server,
+                                   const std::string& host, int port,
+                                   const HttpServerTuning& tuning) {
+  const size_t threads = tuning.worker_threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server.set_keep_alive_max_count(tuning.keep_alive_max_count);
+  server.set_keep_alive_timeout(tuning.keep_alive_timeout_seconds);
+  server.set_read_timeout(tuning.read_timeout_seconds, 0);
+  server.set_write_timeout(tuning.write_timeout_seconds, 0);
+
+  // The options callback is the only place httplib shows us the listening
+  // socket; keep it to raise the backlog after bind.
+  auto listen_fd = std::make_shared<int>(-1);
+  server.set_socket_options([listen_fd](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    *listen_fd = sock;
+  });
+  const int bound = port == 0 ? server.bind_to_any_port(host)
+                              : (server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind HTTP port ", host, ":", port));
+  }
+  // listen() on a listening socket updates its backlog (Linux).
+  if (*listen_fd >= 0) ::listen(*listen_fd, tuning.listen_backlog);
+  return bound;
+}
+
+}  // namespace ngsi_bridge::common

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ngsi_bridge::common {
+
+// Run-time settings for a cpp-httplib server. Debian's cpp-httplib is a
+// compiled library, so its CPPHTTPLIB_* macros cannot be changed; its
+// defaults (8 workers, a reconnect every 5 keep-alive requests, listen
+// backlog 5) halve throughput under concurrent senders.
+struct HttpServerTuning {
+  size_t worker_threads = 8;
+  size_t keep_alive_max_count = 1000000;
+  int keep_alive_timeout_seconds = 30;
+  int read_timeout_seconds = 10;
+  int write_timeout_seconds = 10;
+  int listen_backlog = 4096;
+};
+
+// Applies `tuning` and binds `server` to host:port (0 picks a free port),
+// returning the bound port. Binds exclusively: cpp-httplib sets SO_REUSEPORT
+// by default, which would let a second process silently share our port.
+// kUnavailable when the port cannot be bound. Call before listening.
+absl::StatusOr<int> BindHttpServer(httplib::Server& server,
+                                   const std::string& host, int port,
+                                   const HttpServerTuning& tuning);
+
+}  // namespace ngsi_bridge::common

@@ -1,0 +1,77 @@
+// ngsi-receiver: broker notifications in, NgsiEvent streams out.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "common/env_flags.h"
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "receiver-service/receiver_config.h"
+#include "receiver-service/receiver_server.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address every listener binds.");
+ABSL_FLAG(int32_t, http_port, 8061,
+          "Port for broker notifications (HTTP); 0 picks a free port.");
+ABSL_FLAG(int32_t, grpc_port, 50051,
+          "Port for EventStream subscribers (gRPC); 0 picks a free port.");
+ABSL_FLAG(int32_t, admin_port, 9090,
+          "Port for /healthz, /readyz and /metrics; 0 picks a free port.");
+ABSL_FLAG(int32_t, line_port, 9998,
+          "Port for socketTextStream line clients; 0 picks a free port, -1 "
+          "disables the default listener.");
+ABSL_FLAG(std::string, line_format, "event-json",
+          "Line format of --line_port: event-json, fpc or body.");
+ABSL_FLAG(std::string, line_listener, "",
+          "Another line listener as PORT:FORMAT (FORMAT: event-json, fpc, "
+          "body). Repeatable; in the environment, separate them with ';'.");
+
+namespace nb = ngsi_bridge;
+
+int main(int argc, char** argv) {
+  nb::common::BlockShutdownSignals();
+  nb::common::ConfigureFlagUsage(
+      "ngsi-receiver: turns NGSIv2 / NGSI-LD broker notifications into "
+      "NgsiEvent streams (gRPC EventStream and socket lines).",
+      "NGSI_RECEIVER_", "receiver-service/");
+  if (absl::Status env = nb::common::ApplyEnvironmentToFlags(
+          "NGSI_RECEIVER_", "receiver-service/");
+      !env.ok()) {
+    nb::common::LogError("bad configuration", {{"error", env.ToString()}});
+    return 1;
+  }
+  absl::ParseCommandLine(argc, argv);
+
+  nb::receiver::ReceiverConfig config;
+  config.host = absl::GetFlag(FLAGS_host);
+  config.http_port = absl::GetFlag(FLAGS_http_port);
+  config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  config.line_listeners.clear();
+  if (absl::GetFlag(FLAGS_line_port) >= 0) {
+    config.line_listeners.push_back(
+        {absl::GetFlag(FLAGS_line_port), absl::GetFlag(FLAGS_line_format)});
+  }
+  for (const std::string& text : nb::common::CollectRepeatedFlag(
+           argc, argv, "line_listener", "NGSI_RECEIVER_")) {
+    nb::receiver::LineListenerConfig listener;
+    if (absl::Status status = nb::receiver::ParseLineListener(text, listener);
+        !status.ok()) {
+      nb::common::LogError("bad configuration", {{"error", status.ToString()}});
+      return 1;
+    }
+    config.line_listeners.push_back(listener);
+  }
+
+  auto server = nb::receiver::ReceiverServer::Create(config);
+  absl::Status status = server.ok() ? (*server)->Start() : server.status();
+  if (!status.ok()) {
+    nb::common::LogError("start failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  const int signal_number = nb::common::WaitForShutdownSignal();
+  nb::common::LogInfo("shutting down", {{"signal", int64_t{signal_number}}});
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,57 @@
+#include "receiver-service/receiver_config.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace ngsi_bridge::receiver {
+namespace {
+
+absl::Status CheckPort(const char* name, int port) {
+  if (port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " out of range 0..65535: ", port));
+  }
+  return absl::OkStatus();
+}
+
+bool IsLineFormat(const std::string& format) {
+  return format == "event-json" || format == "fpc" || format == "body";
+}
+
+}  // namespace
+
+absl::Status ParseLineListener(const std::string& text,
+                               LineListenerConfig& out) {
+  const std::vector<std::string> parts = absl::StrSplit(text, ':');
+  int port = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &port) ||
+      !IsLineFormat(parts[1])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--line_listener wants PORT:FORMAT with FORMAT one of event-json, "
+        "fpc, body; got '",
+        text, "'"));
+  }
+  out.port = port;
+  out.format = parts[1];
+  return absl::OkStatus();
+}
+
+absl::Status ReceiverConfig::Validate() const {
+  if (absl::Status s = CheckPort("http_port", http_port); !s.ok()) return s;
+  if (absl::Status s = CheckPort("grpc_port", grpc_port); !s.ok()) return s;
+  if (absl::Status s = CheckPort("admin_port", admin_port); !s.ok()) return s;
+  for (const LineListenerConfig& listener : line_listeners) {
+    if (absl::Status s = CheckPort("line_port", listener.port); !s.ok()) {
+      return s;
+    }
+    if (!IsLineFormat(listener.format)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--line_format must be event-json, fpc or body; got '",
+                       listener.format, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ngsi_bridge::receiver

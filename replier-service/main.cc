@@ -1,0 +1,63 @@
+// ngsi-replier: gRPC batch write-back to NGSIv2 and NGSI-LD brokers.
+#include <cstdint>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "common/env_flags.h"
+#include "common/log.h"
+#include "common/shutdown.h"
+#include "replier-service/replier_config.h"
+#include "replier-service/replier_server.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address every listener binds.");
+ABSL_FLAG(int32_t, grpc_port, 50052,
+          "Port for Replier clients (gRPC); 0 picks a free port.");
+ABSL_FLAG(int32_t, admin_port, 9091,
+          "Port for /healthz, /readyz and /metrics; 0 picks a free port.");
+ABSL_FLAG(std::string, broker, "",
+          "A broker requests may name: NAME=URL[,flavor=v2|ld]. Repeatable; "
+          "in the environment, separate them with ';'.");
+
+namespace nb = ngsi_bridge;
+
+int main(int argc, char** argv) {
+  nb::common::BlockShutdownSignals();
+  nb::common::ConfigureFlagUsage(
+      "ngsi-replier: writes batches of entities from gRPC clients (Spark "
+      "workers) to NGSIv2 / NGSI-LD brokers, with a result per entity.",
+      "NGSI_REPLIER_", "replier-service/");
+  if (absl::Status env = nb::common::ApplyEnvironmentToFlags(
+          "NGSI_REPLIER_", "replier-service/");
+      !env.ok()) {
+    nb::common::LogError("bad configuration", {{"error", env.ToString()}});
+    return 1;
+  }
+  absl::ParseCommandLine(argc, argv);
+
+  nb::replier::ReplierConfig config;
+  config.host = absl::GetFlag(FLAGS_host);
+  config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  for (const std::string& text :
+       nb::common::CollectRepeatedFlag(argc, argv, "broker", "NGSI_REPLIER_")) {
+    nb::replier::BrokerConfig broker;
+    if (absl::Status status = nb::replier::ParseBroker(text, broker);
+        !status.ok()) {
+      nb::common::LogError("bad configuration", {{"error", status.ToString()}});
+      return 1;
+    }
+    config.brokers.push_back(broker);
+  }
+
+  auto server = nb::replier::ReplierServer::Create(config);
+  absl::Status status = server.ok() ? (*server)->Start() : server.status();
+  if (!status.ok()) {
+    nb::common::LogError("start failed", {{"error", status.ToString()}});
+    return 1;
+  }
+  const int signal_number = nb::common::WaitForShutdownSignal();
+  nb::common::LogInfo("shutting down", {{"signal", int64_t{signal_number}}});
+  (*server)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,6 @@
+"""`python3 -m tests.testing.broker_sim` runs the simulator (see server.main)."""
+import sys
+
+from tests.testing.broker_sim.server import main
+
+sys.exit(main())
