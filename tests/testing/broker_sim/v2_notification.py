@@ -36,11 +36,8 @@ def _with_metadata(sub, change, selected):
 
 def _selected(sub, change, entity):
     notification = sub.notification
-    alteration = change.alteration if "alterationType" in \
-        notification.get("attrs", []) else None
     selected = v2_model.select_attrs(entity, notification.get("attrs"),
-                                     _alteration_value(change) if alteration
-                                     else None,
+                                     _alteration_value(change),
                                      notification.get("covered", False))
     excluded = set(notification.get("exceptAttrs", []))
     selected = [(n, a) for n, a in selected if n not in excluded]
