@@ -1,5 +1,6 @@
 """NGSI-LD endpoints (/ngsi-ld/v1/entities..., entityOperations,
 subscriptions) with Orion-LD's status codes and ProblemDetails."""
+import json
 import re
 import time
 
@@ -69,8 +70,12 @@ class LdApi:
         if handler is None:
             raise ld_error(405, "BadRequestData", "Method not allowed",
                            request.method)
-        with self._store.lock:
-            return handler(request, *match.groups())
+        try:
+            with self._store.lock:
+                response = handler(request, *match.groups())
+        except ApiError as error:
+            response = json_response(error.status, error.body, error.headers)
+        return _pretty_printed(request, response)
 
     def _json_body(self, request):
         if not request.body:
@@ -349,6 +354,17 @@ class LdApi:
     def _subscription_patch(self, request, sub_id):
         self._subscription(request, sub_id).patch(self._json_body(request))
         return Response(204)
+
+
+def _pretty_printed(request, response):
+    """Orion-LD's ?prettyPrint=yes&spaces=N: indented JSON plus a newline."""
+    if request.query.get("prettyPrint") != "yes" or not response.body:
+        return response
+    spaces = int(request.query.get("spaces", 2))
+    text = json.dumps(json.loads(response.body), indent=spaces,
+                      ensure_ascii=False)
+    response.body = (text + "\n").encode("utf-8")
+    return response
 
 
 def _batch_entity_id(raw):
