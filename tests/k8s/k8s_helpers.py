@@ -54,8 +54,17 @@ def pinned_version(variable: str) -> str:
     return match.group(1)
 
 
+def load_yaml():
+    """PyYAML (a dependency of kubernetes-validate), missing like a tool."""
+    try:
+        import yaml
+    except ImportError:
+        missing_tool("PyYAML (PyPI)")
+    return yaml
+
+
 def kustomize_build(directory: Path) -> list:
-    yaml = pytest.importorskip("yaml")
+    yaml = load_yaml()
     kustomize = require_tool("kustomize")
     result = subprocess.run([kustomize, "build", str(directory)],
                             capture_output=True, text=True, timeout=120)

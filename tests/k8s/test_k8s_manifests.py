@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.k8s.k8s_helpers import (K8S, KUBERNETES_VERSION, ROOT, find,
-                                   find_one, kustomize_build, missing_tool,
-                                   pinned_version, require_tool)
+                                   find_one, kustomize_build, load_yaml,
+                                   missing_tool, pinned_version, require_tool)
 
 
 def kubernetes_validate():
@@ -61,7 +61,7 @@ def test_validator_rejects_an_unknown_field():
 
 
 def test_example_manifests_validate():
-    yaml = pytest.importorskip("yaml")
+    yaml = load_yaml()
     examples = sorted(K8S.glob("examples/*.yaml"))
     assert examples
     for path in examples:
