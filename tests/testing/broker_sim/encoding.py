@@ -5,6 +5,7 @@ zeros stripped (issue #4346: 7.999999999536117 goes out as 8). Bodies leave
 compact, UTF-8, with keys in insertion order.
 """
 import json
+import time
 from datetime import datetime, timezone
 
 
@@ -40,8 +41,14 @@ def loads(raw):
 
 def iso_ms(epoch):
     """Orion's timestamp form: ISO 8601, milliseconds, 'Z'."""
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    millis = round(epoch * 1000)
+    moment = datetime.fromtimestamp(millis // 1000, timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+def now_ms():
+    """The current time, to the millisecond the brokers keep."""
+    return round(time.time(), 3)
 
 
 def parse_iso(text):

@@ -2,11 +2,10 @@
 subscriptions) with Orion-LD's status codes and ProblemDetails."""
 import json
 import re
-import time
 
 from tests.testing.broker_sim import ld_model, queries
 from tests.testing.broker_sim.change import Change
-from tests.testing.broker_sim.encoding import dumps, loads
+from tests.testing.broker_sim.encoding import dumps, iso_ms, loads, now_ms
 from tests.testing.broker_sim.errors import ApiError, ld_error, problem
 from tests.testing.broker_sim.http_types import Response
 from tests.testing.broker_sim.store import Entity
@@ -35,9 +34,9 @@ def json_response(status, body, headers=None):
 def q_value(entity, name):
     """Values `q` compares: attribute values, or the system timestamps."""
     if name == "modifiedAt":
-        return entity.modified
+        return iso_ms(entity.modified)
     if name == "createdAt":
-        return entity.created
+        return iso_ms(entity.created)
     attr = entity.attrs.get(name)
     if attr is None:
         return queries.MISSING
@@ -102,7 +101,7 @@ class LdApi:
         self._engine.publish(Change(
             "ld", request.tenant, alteration, entity.copy(),
             previous.copy() if previous else None, list(names), set(names),
-            {}, request, time.time() if alteration == "entityDelete"
+            {}, request, now_ms() if alteration == "entityDelete"
             else None))
 
     # --- entities -----------------------------------------------------------
@@ -156,7 +155,7 @@ class LdApi:
         if entity_id in self._entities(request):
             raise ld_error(409, "AlreadyExists", "Entity already exists",
                            entity_id)
-        self._create(request, entity_id, entity_type, attrs, time.time())
+        self._create(request, entity_id, entity_type, attrs, now_ms())
         return Response(201, {"Location": f"{BASE}/entities/{entity_id}"})
 
     def _render_options(self, request):
@@ -208,7 +207,7 @@ class LdApi:
         entity = self._existing(request, entity_id)
         attrs = ld_model.parse_attrs(body)
         overwrite = "noOverwrite" not in request.options()
-        skipped = self._merge(request, entity, attrs, time.time(), overwrite)
+        skipped = self._merge(request, entity, attrs, now_ms(), overwrite)
         if skipped and len(skipped) == len(attrs):
             # Orion-LD's answer here is not a full ProblemDetails (no type).
             return json_response(400, {"title": "attribute already exists",
@@ -231,7 +230,7 @@ class LdApi:
         attrs = ld_model.parse_attrs(body, creation=False)
         missing = [n for n in attrs if n not in entity.attrs]
         present = {n: a for n, a in attrs.items() if n not in missing}
-        self._merge(request, entity, present, time.time())
+        self._merge(request, entity, present, now_ms())
         if missing:
             return self._not_updated(attrs, missing, "attribute not found")
         return Response(204)
@@ -245,7 +244,7 @@ class LdApi:
         patch = {k: v for k, v in body.items() if k != "@context"}
         merged = dict(entity.attrs[name], **ld_model.parse_attr(
             name, patch, creation=False))
-        self._merge(request, entity, {name: merged}, time.time())
+        self._merge(request, entity, {name: merged}, now_ms())
         return Response(204)
 
     def _attr_delete(self, request, entity_id, name):
@@ -254,7 +253,7 @@ class LdApi:
             raise ld_error(404, "ResourceNotFound", "Attribute not found",
                            name)
         previous = entity.copy()
-        entity.delete_attr(name, time.time())
+        entity.delete_attr(name, now_ms())
         self._publish(request, "entityUpdate", entity, previous, [name])
         return Response(204)
 
@@ -269,7 +268,7 @@ class LdApi:
             raise ld_error(400, "BadRequestData", "Invalid Payload Body",
                            "Empty Array")
         success, errors, created = [], [], []
-        now = time.time()
+        now = now_ms()
         for raw in body:
             entity_id = _batch_entity_id(raw)
             try:

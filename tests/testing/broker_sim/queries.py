@@ -9,26 +9,30 @@ import re
 
 from tests.testing.broker_sim.encoding import parse_iso
 
-_STATEMENT_RE = re.compile(r"^\s*(!?)([^=!<>~]+?)\s*(==|!=|>=|<=|>|<|~=)?"
-                           r"\s*(.*?)\s*$")
+_STATEMENT_RE = re.compile(r"^\s*(!?)([^=!<>~]+)(==|!=|>=|<=|>|<|~=)?(.*)$")
 MISSING = object()
 
 
 def _comparable(value):
+    """Numbers as floats, ISO dates as epoch seconds, quotes stripped."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):
         return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-            return text[1:-1]
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted:
+        text = text[1:-1]
+    else:
         try:
             return float(text)
         except ValueError:
-            moment = parse_iso(text)
-            return moment if moment is not None and "-" in text else text
-    return value
+            pass
+    moment = parse_iso(text) if re.match(r"\d{4}-\d\d-\d\d", text) else None
+    # Dates compare in whole milliseconds, the precision brokers show.
+    return float(round(moment * 1000)) if moment is not None else text
 
 
 def _literal(text):
@@ -83,6 +87,7 @@ def parse_q(q, get_value, separators=";"):
     def predicate(entity):
         for negated, name, op, expected in parsed:
             value = get_value(entity, name.strip())
+            expected = expected.strip()
             if op is None:
                 if (value is MISSING) != bool(negated):
                     return False

@@ -131,7 +131,8 @@ class Handler(BaseHTTPRequestHandler):
             response = error_response(ApiError(500, {
                 "error": "InternalServerError", "description": "simulator bug"}))
         self._write(response)
-        self.sim.request_log.add(request, response.status)
+        if flavor != "admin":  # the log is the broker traffic only
+            self.sim.request_log.add(request, response.status)
         log("request", method=self.command, path=path, status=response.status)
 
     def _fault(self, request, flavor):

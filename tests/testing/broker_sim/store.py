@@ -6,8 +6,9 @@ are not transactional across a batch either, but a test never needs to
 observe a half-applied request).
 """
 import threading
-import time
 from dataclasses import dataclass, field
+
+from tests.testing.broker_sim.encoding import now_ms
 
 
 @dataclass
@@ -20,7 +21,7 @@ class Entity:
     service_path: str = "/"
     attrs: dict = field(default_factory=dict)
     attr_times: dict = field(default_factory=dict)
-    created: float = field(default_factory=time.time)
+    created: float = field(default_factory=now_ms)
     modified: float = 0.0
 
     def __post_init__(self):

@@ -1,11 +1,10 @@
 """NGSIv2 endpoints (/v2/entities..., /v2/op/update, /v2/subscriptions)
 with Orion's status codes, headers and error bodies."""
 import re
-import time
 
 from tests.testing.broker_sim import queries, v2_model, v2_update
 from tests.testing.broker_sim.change import Change
-from tests.testing.broker_sim.encoding import dumps, loads
+from tests.testing.broker_sim.encoding import dumps, iso_ms, loads, now_ms
 from tests.testing.broker_sim.errors import ApiError, bad_request, v2_error
 from tests.testing.broker_sim.http_types import Response
 from tests.testing.broker_sim.validation import (v2_service_path, v2_tenant,
@@ -117,7 +116,7 @@ class V2Api:
 
     def _entities_post(self, request):
         options = request.options()
-        now = time.time()
+        now = now_ms()
         entity_id, entity_type, attrs = v2_model.parse_entity(
             self._json_body(request), "keyValues" in options,
             request.service_path, now)
@@ -195,7 +194,7 @@ class V2Api:
                                      "keyValues" in request.options())
         _, entity = self._find(request, entity_id, entity_type)
         previous = entity.copy()
-        outcome = v2_update.apply(entity, action, attrs, time.time())
+        outcome = v2_update.apply(entity, action, attrs, now_ms())
         if outcome.touched or action == "replace":
             self._publish(request, "entityUpdate", entity, previous, attrs,
                           outcome)
@@ -248,7 +247,7 @@ class V2Api:
             raise bad_request("Invalid characters in attribute value")
         previous = entity.copy()
         attr["value"] = value
-        outcome = v2_update.apply(entity, "update", {name: attr}, time.time())
+        outcome = v2_update.apply(entity, "update", {name: attr}, now_ms())
         self._publish(request, "entityUpdate", entity, previous, [name],
                       outcome)
         return Response(204)
@@ -276,7 +275,7 @@ class V2Api:
         if action not in ACTIONS:
             raise bad_request(f"invalid update action type: '{action}'")
         key_values = "keyValues" in request.options()
-        now = time.time()
+        now = now_ms()
         # Parse everything first: one bad entity rejects the whole batch.
         parsed = [v2_model.parse_entity(raw, key_values, request.service_path,
                                         now, default_type=False)
@@ -355,9 +354,9 @@ class V2Api:
 def _q_value(entity, name):
     """Values `q` compares: attribute values, or the builtin dates."""
     if name == "dateModified":
-        return entity.modified
+        return iso_ms(entity.modified)
     if name == "dateCreated":
-        return entity.created
+        return iso_ms(entity.created)
     if name in entity.attrs:
         return entity.attrs[name]["value"]
     return queries.MISSING
