@@ -236,13 +236,14 @@ def main(argv=None):
         log("start_failed", error=str(error))
         return 1
     sim.listener = listener
+    stop = threading.Event()
+    # Handlers first: a caller may signal as soon as it reads the port.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     print(json.dumps({"event": "listening", "port": listener.port},
                      separators=(",", ":")),
           flush=True)
     log("listening", host=args.host, port=listener.port)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     serving = threading.Thread(target=listener.serve, name="http")
     serving.start()
     stop.wait()
