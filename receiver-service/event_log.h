@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ngsi_bridge/v1/ngsi.pb.h"
+#include "receiver-service/notification_parser.h"
+
+namespace ngsi_bridge::receiver {
+
+// One accepted notification as retained by the log. Immutable once appended,
+// shared (shared_ptr) by the log, the fan-out queues and in-flight writes.
+struct LogRecord {
+  // `sequence` and `received_at` set by EventLog::Append.
+  v1::NgsiEvent event;
+  // The request as received, kept only when a line format needs it (`fpc`,
+  // `body`); null otherwise.
+  std::shared_ptr<const NotificationRequest> request;
+  // What this record counts against the byte retention.
+  size_t bytes = 0;
+
+  uint64_t sequence() const { return event.sequence(); }
+};
+
+// The retained range of the log at one instant.
+struct LogStats {
+  uint64_t earliest_sequence = 0;  // 0 when nothing is retained
+  uint64_t latest_sequence = 0;    // 0 before the first append
+  uint64_t retained_events = 0;
+  uint64_t retained_bytes = 0;
+  uint64_t appended_events = 0;    // since start
+  uint64_t evicted_events = 0;     // since start
+};
+
+// The receiver's in-memory event log: assigns sequences 1, 2, 3, ... (never
+// reused) and `received_at` under one lock, so sequence order is append
+// order, and retains the newest events within a count and a byte budget,
+// evicting the oldest. Owned by ReceiverServer. Thread-safe; no call blocks
+// beyond a short critical section.
+class EventLog {
+ public:
+  struct Options {
+    size_t max_events = 1000000;
+    size_t max_bytes = size_t{512} << 20;
+  };
+
+  explicit EventLog(const Options& options);
+
+  // Appends `event` (its sequence and received_at are overwritten) and
+  // returns the stored record. kUnavailable once Close() ran (the receiver
+  // is draining: the sender should retry later); kResourceExhausted when the
+  // record alone is larger than the byte budget (it could never be
+  // retained).
+  absl::StatusOr<std::shared_ptr<const LogRecord>> Append(
+      v1::NgsiEvent event, std::shared_ptr<const NotificationRequest> request);
+
+  // The record with `sequence`. Null (and OK) when it is not appended yet;
+  // kOutOfRange naming the earliest retained sequence when it was evicted.
+  absl::StatusOr<std::shared_ptr<const LogRecord>> Read(
+      uint64_t sequence) const;
+
+  LogStats stats() const;
+  uint64_t latest_sequence() const;
+
+  // Refuses further appends (kUnavailable). Reads keep working. Idempotent.
+  void Close();
+
+ private:
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::deque<std::shared_ptr<const LogRecord>> records_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t evicted_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace ngsi_bridge::receiver

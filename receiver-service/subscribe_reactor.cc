@@ -1,0 +1,364 @@
+#include "receiver-service/subscribe_reactor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "re2/re2.h"
+
+namespace ngsi_bridge::receiver {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+// "/madrid" matches "/madrid" and "/madrid/centro", not "/madridejos":
+// service paths are hierarchies of segments.
+bool ServicePathMatches(absl::string_view path, absl::string_view prefix) {
+  if (prefix.empty() || prefix == "/") return true;
+  if (!absl::StartsWith(path, prefix)) return false;
+  return path.size() == prefix.size() || prefix.back() == '/' ||
+         path[prefix.size()] == '/';
+}
+
+// A stream that ends at once with `status` (bad request, shutdown). Deletes
+// itself in OnDone().
+class FinishedReactor : public grpc::ServerWriteReactor<v1::NgsiEvent> {
+ public:
+  explicit FinishedReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+EventMatcher::EventMatcher(const v1::EventFilter& filter) : filter_(filter) {}
+EventMatcher::~EventMatcher() = default;
+
+absl::StatusOr<std::unique_ptr<EventMatcher>> EventMatcher::Create(
+    const v1::EventFilter& filter) {
+  std::unique_ptr<EventMatcher> matcher(new EventMatcher(filter));
+  if (!filter.entity_id_pattern().empty()) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    matcher->id_pattern_ =
+        std::make_unique<RE2>(filter.entity_id_pattern(), options);
+    if (!matcher->id_pattern_->ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("filter.entity_id_pattern '", filter.entity_id_pattern(),
+                       "' is not a valid RE2 expression: ",
+                       matcher->id_pattern_->error()));
+    }
+  }
+  matcher->filters_entities_ = !filter.entity_type().empty() ||
+                               !filter.entity_id().empty() ||
+                               matcher->id_pattern_ != nullptr;
+  return matcher;
+}
+
+bool EventMatcher::EntityMatches(const v1::Entity& entity) const {
+  if (!filter_.entity_type().empty()) {
+    const bool type_matches =
+        entity.type() == filter_.entity_type() ||
+        std::find(entity.types().begin(), entity.types().end(),
+                  filter_.entity_type()) != entity.types().end();
+    if (!type_matches) return false;
+  }
+  // Entities without an id (`values` format) match no id filter.
+  if (!filter_.entity_id().empty() &&
+      (!entity.has_id() || entity.id() != filter_.entity_id())) {
+    return false;
+  }
+  if (id_pattern_ != nullptr &&
+      (!entity.has_id() || !RE2::FullMatch(entity.id(), *id_pattern_))) {
+    return false;
+  }
+  return true;
+}
+
+const v1::NgsiEvent* EventMatcher::Apply(const v1::NgsiEvent& event,
+                                         v1::NgsiEvent& scratch) const {
+  if (!filter_.service().empty() && event.service() != filter_.service()) {
+    return nullptr;
+  }
+  if (!ServicePathMatches(event.service_path(),
+                          filter_.service_path_prefix())) {
+    return nullptr;
+  }
+  if (!filters_entities_ && filter_.attrs().empty()) return &event;
+
+  bool all_match = true;
+  int matching = 0;
+  for (const v1::Entity& entity : event.entities()) {
+    if (EntityMatches(entity)) {
+      ++matching;
+    } else {
+      all_match = false;
+    }
+  }
+  if (filters_entities_ && matching == 0) return nullptr;
+  if (all_match && filter_.attrs().empty()) return &event;
+
+  // Copy the envelope, then only what passes.
+  scratch = event;
+  scratch.clear_entities();
+  for (const v1::Entity& entity : event.entities()) {
+    if (!EntityMatches(entity)) continue;
+    v1::Entity* kept = scratch.add_entities();
+    *kept = entity;
+    if (filter_.attrs().empty()) continue;
+    kept->clear_attrs();
+    for (const std::string& name : filter_.attrs()) {
+      auto it = entity.attrs().find(name);
+      if (it != entity.attrs().end()) (*kept->mutable_attrs())[name] = it->second;
+    }
+  }
+  return &scratch;
+}
+
+SubscribeReactor::SubscribeReactor(grpc::CallbackServerContext* context,
+                                   EventLog* log, EventHub* hub,
+                                   std::unique_ptr<EventMatcher> matcher,
+                                   uint64_t next_sequence,
+                                   uint64_t end_sequence,
+                                   const SubscribeOptions& options,
+                                   std::string name)
+    : context_(context),
+      log_(log),
+      hub_(hub),
+      matcher_(std::move(matcher)),
+      end_sequence_(end_sequence),
+      options_(options),
+      name_(std::move(name)),
+      next_sequence_(next_sequence) {}
+
+void SubscribeReactor::Start(std::shared_ptr<SubscribeReactor> self) {
+  {
+    absl::MutexLock lock(&mu_);
+    self_ = self;
+    pumping_ = true;  // Offer() calls from now on only queue
+  }
+  if (absl::Status attached = hub_->Attach(self); !attached.ok()) {
+    absl::MutexLock lock(&mu_);
+    pumping_ = false;
+    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                              std::string(attached.message())));
+    return;
+  }
+  // Attached before the first log read: whatever the read misses arrives
+  // through Offer().
+  Pump();
+}
+
+void SubscribeReactor::Offer(const std::shared_ptr<const LogRecord>& record) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || record->sequence() < next_sequence_) return;
+    queue_.push_back(record);
+    if (queue_.size() > options_.queue_capacity) {
+      // The log still has it: Pump() reads it back when its turn comes.
+      queue_.pop_front();
+      ++dropped_;
+    }
+    if (pumping_) return;
+    pumping_ = true;
+  }
+  Pump();
+}
+
+void SubscribeReactor::Pump() {
+  for (;;) {
+    std::shared_ptr<const LogRecord> record;
+    uint64_t want = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) {
+        pumping_ = false;
+        return;
+      }
+      want = next_sequence_;
+      if (end_sequence_ != 0 && want > end_sequence_) {
+        FinishLocked(grpc::Status::OK);
+        pumping_ = false;
+        return;
+      }
+      while (!queue_.empty() && queue_.front()->sequence() < want) {
+        queue_.pop_front();
+      }
+      if (!queue_.empty() && queue_.front()->sequence() == want) {
+        record = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    if (record == nullptr) {
+      // Catch-up (or a record the queue dropped, or one published out of
+      // order by a concurrent intake thread): the log has it if anything
+      // newer was offered, since sequences are assigned in append order.
+      absl::StatusOr<std::shared_ptr<const LogRecord>> read = log_->Read(want);
+      const uint64_t earliest =
+          read.ok() ? 0 : log_->stats().earliest_sequence;
+      absl::MutexLock lock(&mu_);
+      if (!read.ok()) {
+        context_->AddTrailingMetadata("ngsi-earliest-sequence",
+                                      std::to_string(earliest));
+        FinishLocked(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                                  absl::StrCat("subscriber fell behind the "
+                                               "log's retention: ",
+                                               read.status().message())));
+        pumping_ = false;
+        return;
+      }
+      if (*read == nullptr) {
+        // Not appended yet. Anything queued meanwhile is re-examined; else
+        // the next Offer() takes the token.
+        if (queue_.empty()) {
+          pumping_ = false;
+          return;
+        }
+        continue;
+      }
+      record = *std::move(read);
+    }
+
+    const v1::NgsiEvent* message = matcher_->Apply(record->event, projected_);
+    absl::MutexLock lock(&mu_);
+    next_sequence_ = want + 1;
+    if (message == nullptr) continue;
+    if (finished_) {
+      pumping_ = false;
+      return;
+    }
+    in_flight_ = std::move(record);
+    StartWrite(message);
+    return;  // the token passes to OnWriteDone()
+  }
+}
+
+void SubscribeReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    // The stream is broken (client gone); OnCancel() or this finishes it.
+    absl::MutexLock lock(&mu_);
+    pumping_ = false;
+    FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+    return;
+  }
+  Pump();
+}
+
+void SubscribeReactor::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(grpc::Status::CANCELLED);
+}
+
+void SubscribeReactor::OnHubClosed() {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "the receiver is shutting down; resume with "
+                            "start AFTER the last sequence received"));
+}
+
+void SubscribeReactor::OnDone() {
+  hub_->Detach(this);
+  std::shared_ptr<SubscribeReactor> self;
+  {
+    absl::MutexLock lock(&mu_);
+    self = std::move(self_);
+  }
+  // `self` may be the last reference: nothing is touched after this.
+}
+
+void SubscribeReactor::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  queue_.clear();
+  Finish(status);
+}
+
+uint64_t SubscribeReactor::lag(uint64_t latest_sequence) const {
+  absl::MutexLock lock(&mu_);
+  return latest_sequence >= next_sequence_
+             ? latest_sequence - next_sequence_ + 1
+             : 0;
+}
+
+uint64_t SubscribeReactor::dropped_count() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+EventStreamService::EventStreamService(EventLog* log, EventHub* hub,
+                                       const SubscribeOptions& options)
+    : log_(log), hub_(hub), options_(options) {}
+
+grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
+    grpc::CallbackServerContext* context,
+    const v1::SubscribeRequest* request) {
+  auto matcher = EventMatcher::Create(request->filter());
+  if (!matcher.ok()) {
+    return new FinishedReactor(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT, std::string(matcher.status().message())));
+  }
+  const LogStats stats = log_->stats();
+  uint64_t next = stats.latest_sequence + 1;
+  switch (request->start()) {
+    case v1::SubscribeRequest::EARLIEST:
+      if (stats.earliest_sequence != 0) next = stats.earliest_sequence;
+      break;
+    case v1::SubscribeRequest::AFTER:
+      // Beyond the head means the client saw sequences this receiver never
+      // issued (it restarted with an empty memory log): waiting would hide
+      // the gap, so say so.
+      if (request->after_sequence() > stats.latest_sequence) {
+        context->AddTrailingMetadata("ngsi-earliest-sequence",
+                                     std::to_string(stats.earliest_sequence));
+        return new FinishedReactor(grpc::Status(
+            grpc::StatusCode::OUT_OF_RANGE,
+            absl::StrCat("after_sequence ", request->after_sequence(),
+                         " is beyond the latest sequence ",
+                         stats.latest_sequence,
+                         " (the receiver restarted?); earliest retained "
+                         "sequence is ",
+                         stats.earliest_sequence)));
+      }
+      next = request->after_sequence() + 1;
+      if (stats.earliest_sequence != 0 && next < stats.earliest_sequence) {
+        context->AddTrailingMetadata("ngsi-earliest-sequence",
+                                     std::to_string(stats.earliest_sequence));
+        return new FinishedReactor(grpc::Status(
+            grpc::StatusCode::OUT_OF_RANGE,
+            absl::StrCat("sequence ", next,
+                         " is no longer retained; earliest retained sequence "
+                         "is ",
+                         stats.earliest_sequence)));
+      }
+      break;
+    default:  // LATEST
+      break;
+  }
+  uint64_t id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    id = next_id_++;
+  }
+  auto reactor = std::make_shared<SubscribeReactor>(
+      context, log_, hub_, *std::move(matcher), next, request->end_sequence(),
+      options_, absl::StrCat("grpc-", id));
+  SubscribeReactor* raw = reactor.get();
+  raw->Start(std::move(reactor));
+  return raw;
+}
+
+grpc::ServerUnaryReactor* EventStreamService::Info(
+    grpc::CallbackServerContext* context, const v1::InfoRequest*,
+    v1::InfoResponse* response) {
+  const LogStats stats = log_->stats();
+  response->set_earliest_sequence(stats.earliest_sequence);
+  response->set_latest_sequence(stats.latest_sequence);
+  response->set_retained_events(stats.retained_events);
+  response->set_retained_bytes(stats.retained_bytes);
+  response->set_version(kVersion);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace ngsi_bridge::receiver

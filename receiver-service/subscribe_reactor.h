@@ -1,0 +1,134 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/server_callback.h"
+#include "ngsi_bridge/v1/receiver.grpc.pb.h"
+#include "receiver-service/event_hub.h"
+#include "receiver-service/event_log.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace ngsi_bridge::receiver {
+
+// A compiled v1::EventFilter. Immutable after Create(): thread-safe.
+class EventMatcher {
+ public:
+  // kInvalidArgument naming the pattern when entity_id_pattern is not a
+  // valid RE2 expression.
+  static absl::StatusOr<std::unique_ptr<EventMatcher>> Create(
+      const v1::EventFilter& filter);
+  ~EventMatcher();
+
+  // The event to send for `event`: `event` itself when it passes unchanged,
+  // `scratch` (filled here) when only some entities match or attributes are
+  // projected, null when it does not match at all. Entity filters (type, id,
+  // pattern) keep the matching entities; an event left with none is skipped.
+  const v1::NgsiEvent* Apply(const v1::NgsiEvent& event,
+                             v1::NgsiEvent& scratch) const;
+
+ private:
+  explicit EventMatcher(const v1::EventFilter& filter);
+  bool EntityMatches(const v1::Entity& entity) const;
+
+  const v1::EventFilter filter_;
+  std::unique_ptr<re2::RE2> id_pattern_;
+  bool filters_entities_ = false;
+};
+
+struct SubscribeOptions {
+  // Live records a subscriber queues before dropping the oldest; a dropped
+  // record is read back from the log, so this bounds memory, not delivery.
+  size_t queue_capacity = 1024;
+};
+
+// One EventStream.Subscribe call: a server-streaming reactor that is also a
+// hub sink. It walks the log by sequence (`next_sequence_`): live records
+// come from its bounded queue, anything the queue lacks (catch-up, drops) is
+// read from the log, and a sequence the log no longer retains ends the
+// stream with OUT_OF_RANGE, so a consumer never sees a silent gap. One write
+// in flight; whoever holds `pumping_` drives the next write. Owns itself via
+// `self_` from Start() until OnDone(). Thread-safe.
+class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
+                         public EventSink {
+ public:
+  SubscribeReactor(grpc::CallbackServerContext* context, EventLog* log,
+                   EventHub* hub, std::unique_ptr<EventMatcher> matcher,
+                   uint64_t next_sequence, uint64_t end_sequence,
+                   const SubscribeOptions& options, std::string name);
+
+  // Takes ownership of itself (`self` is this), attaches to the hub and
+  // sends what the log already holds. Call once, right after construction.
+  void Start(std::shared_ptr<SubscribeReactor> self);
+
+  // grpc::ServerWriteReactor
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  // EventSink
+  void Offer(const std::shared_ptr<const LogRecord>& record) override;
+  void OnHubClosed() override;
+  std::string consumer_name() const override { return name_; }
+  uint64_t lag(uint64_t latest_sequence) const override;
+  uint64_t dropped_count() const override;
+
+ private:
+  // Sends the next matching record, or gives the pump token back when there
+  // is none yet. Call holding the token, without mu_.
+  void Pump();
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  grpc::CallbackServerContext* const context_;
+  EventLog* const log_;
+  EventHub* const hub_;
+  const std::unique_ptr<EventMatcher> matcher_;
+  const uint64_t end_sequence_;  // 0 = none
+  const SubscribeOptions options_;
+  const std::string name_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<SubscribeReactor> self_;
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<const LogRecord>> queue_ ABSL_GUARDED_BY(mu_);
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // Only the token holder touches these; they stay valid until the write
+  // they back completes.
+  std::shared_ptr<const LogRecord> in_flight_;
+  v1::NgsiEvent projected_;
+};
+
+// The EventStream gRPC service (callback API). Owned by ReceiverServer;
+// `log` and `hub` must outlive it. Thread-safe.
+class EventStreamService final : public v1::EventStream::CallbackService {
+ public:
+  EventStreamService(EventLog* log, EventHub* hub,
+                     const SubscribeOptions& options);
+
+  grpc::ServerWriteReactor<v1::NgsiEvent>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeRequest* request) override;
+  grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
+                                 const v1::InfoRequest* request,
+                                 v1::InfoResponse* response) override;
+
+ private:
+  EventLog* const log_;
+  EventHub* const hub_;
+  const SubscribeOptions options_;
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace ngsi_bridge::receiver
