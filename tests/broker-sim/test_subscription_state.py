@@ -27,8 +27,9 @@ def _ld_subscription(call, url):
 
 
 def _v2_update(call, value):
-    call("POST", "/v2/entities", {"id": "E", "type": "T",
-                                  "A": {"value": value}}, query="options=upsert")
+    call("POST", "/v2/entities",
+         {"id": "E", "type": "T", "A": {"value": value}},
+         query="options=upsert")
 
 
 def _ld_update(call, value):

@@ -1,4 +1,4 @@
-"""`python3 -m tests.testing.broker_sim` runs the simulator (see server.main)."""
+"""`python3 -m tests.testing.broker_sim` runs the simulator (server.main)."""
 import sys
 
 from tests.testing.broker_sim.server import main

@@ -3,10 +3,10 @@
 
     from tests.testing.broker_sim.harness import RunningBrokerSim
 
-    with RunningBrokerSim() as sim:           # or sim = RunningBrokerSim().start()
+    with RunningBrokerSim() as sim:       # or: sim = RunningBrokerSim().start()
         requests.post(sim.url + "/v2/entities", ...)
         sim.add_fault({"status": 503, "count": 1})
-        sim.flush()                           # wait until notifications went out
+        sim.flush()                       # wait until notifications are out
         log = sim.requests()                  # what the simulator received
         sim.reset()                           # empty broker again
 

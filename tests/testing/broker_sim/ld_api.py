@@ -5,8 +5,8 @@ import re
 
 from tests.testing.broker_sim import ld_model, queries
 from tests.testing.broker_sim.change import Change
-from tests.testing.broker_sim.encoding import dumps, iso_ms, loads, now_ms
-from tests.testing.broker_sim.errors import ApiError, ld_error, problem
+from tests.testing.broker_sim.encoding import dumps, loads, now_ms
+from tests.testing.broker_sim.errors import ApiError, ld_error
 from tests.testing.broker_sim.http_types import Response
 from tests.testing.broker_sim.store import Entity
 from tests.testing.broker_sim.validation import is_uri, ld_tenant
@@ -29,18 +29,6 @@ def json_response(status, body, headers=None):
     headers = dict(headers or {})
     headers["Content-Type"] = "application/json"
     return Response(status, headers, dumps(body))
-
-
-def q_value(entity, name):
-    """Values `q` compares: attribute values, or the system timestamps."""
-    if name == "modifiedAt":
-        return iso_ms(entity.modified)
-    if name == "createdAt":
-        return iso_ms(entity.created)
-    attr = entity.attrs.get(name)
-    if attr is None:
-        return queries.MISSING
-    return attr.get(ld_model.VALUE_MEMBER.get(attr.get("type"), "value"))
 
 
 def _not_found(entity_id):
@@ -173,7 +161,7 @@ class LdApi:
         ids = query["id"].split(",") if "id" in query else None
         types = query["type"].split(",") if "type" in query else None
         try:
-            predicate = (queries.parse_q(query["q"], q_value, ";&")
+            predicate = (queries.parse_q(query["q"], ld_model.q_value, ";&")
                          if "q" in query else None)
         except ValueError as error:
             raise ld_error(400, "BadRequestData", "Invalid query", str(error))

@@ -6,6 +6,7 @@ Names are kept as sent: the simulator does not expand terms against an
 """
 from tests.testing.broker_sim.encoding import iso_ms
 from tests.testing.broker_sim.errors import ld_error
+from tests.testing.broker_sim.queries import MISSING
 
 DEFAULT_CONTEXT = "https://uri.etsi.org/ngsi-ld/default-context/"
 CORE_CONTEXT = ("https://uri.etsi.org/ngsi-ld/v1/"
@@ -149,3 +150,15 @@ def render_entity(entity, fmt="normalized", attrs=None, lang=None,
         out["createdAt"] = iso_ms(entity.created)
         out["modifiedAt"] = iso_ms(entity.modified)
     return out
+
+
+def q_value(entity, name):
+    """Values `q` compares: attribute values, or the system timestamps."""
+    if name == "modifiedAt":
+        return iso_ms(entity.modified)
+    if name == "createdAt":
+        return iso_ms(entity.created)
+    attr = entity.attrs.get(name)
+    if attr is None:
+        return MISSING
+    return attr.get(VALUE_MEMBER.get(attr.get("type"), "value"))

@@ -97,6 +97,14 @@ def parse_q(q, get_value, separators=";"):
     return predicate
 
 
+def service_path_matches(pattern, path):
+    """NGSIv2 service path scoping: "/a/#" is /a and below, "/a" is /a."""
+    if pattern.endswith("/#"):
+        root = pattern[:-2] or "/"
+        return root == "/" or path == root or path.startswith(root + "/")
+    return path == pattern
+
+
 def match_id(entity_id, ids=None, id_pattern=None):
     if ids is not None and entity_id not in ids:
         return False

@@ -51,8 +51,10 @@ def error_response(error):
 
 
 def fault_error(status, flavor, retry_after):
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ \
-        else "Injected"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status http.HTTPStatus does not know
+        phrase = "Injected"
     body = (problem("InternalError", phrase, "injected fault")
             if flavor == "ld" else
             {"error": phrase.replace(" ", ""), "description": "injected fault"})
@@ -129,7 +131,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # a simulator bug: answer 500, keep serving
             log("internal_error", trace=traceback.format_exc())
             response = error_response(ApiError(500, {
-                "error": "InternalServerError", "description": "simulator bug"}))
+                "error": "InternalServerError",
+                "description": "simulator bug"}))
         self._write(response)
         if flavor != "admin":  # the log is the broker traffic only
             self.sim.request_log.add(request, response.status)

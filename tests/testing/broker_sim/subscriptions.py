@@ -11,8 +11,8 @@ import re
 import time
 import uuid
 
-from tests.testing.broker_sim import (ld_notification, queries,
-                                      v2_notification)
+from tests.testing.broker_sim import (ld_model, ld_notification, queries,
+                                      v2_model, v2_notification)
 from tests.testing.broker_sim.encoding import iso_ms, parse_iso
 from tests.testing.broker_sim.errors import bad_request, ld_error
 from tests.testing.broker_sim.v2_notification import (FLAT_FORMATS,
@@ -109,7 +109,7 @@ class V2Subscription(Subscription):
         subject = self.body.get("subject", {})
         if not self._entity_selected(change.entity, subject.get("entities")):
             return False
-        if not queries_path_match(self.service_path,
+        if not queries.service_path_matches(self.service_path,
                                   change.entity.service_path):
             return False
         condition = subject.get("condition", {})
@@ -125,8 +125,8 @@ class V2Subscription(Subscription):
                 return False
         expression = condition.get("expression", {}).get("q")
         if expression:
-            from tests.testing.broker_sim.v2_api import _q_value
-            return queries.parse_q(expression, _q_value)(change.entity)
+            return queries.parse_q(expression, v2_model.q_value)(
+                change.entity)
         return True
 
     def render(self, change):
@@ -191,8 +191,8 @@ class LdSubscription(Subscription):
                 return False
         expression = self.body.get("q")
         if expression:
-            from tests.testing.broker_sim.ld_api import q_value
-            return queries.parse_q(expression, q_value, ";&")(change.entity)
+            return queries.parse_q(expression, ld_model.q_value, ";&")(
+                change.entity)
         return True
 
     def render(self, change):
@@ -221,12 +221,6 @@ class LdSubscription(Subscription):
         out["notification"] = notification
         return out
 
-
-def queries_path_match(pattern, path):
-    if pattern.endswith("/#"):
-        root = pattern[:-2] or "/"
-        return root == "/" or path == root or path.startswith(root + "/")
-    return path == pattern
 
 
 def _alteration_kinds(change):

@@ -4,7 +4,7 @@ import re
 
 from tests.testing.broker_sim import queries, v2_model, v2_update
 from tests.testing.broker_sim.change import Change
-from tests.testing.broker_sim.encoding import dumps, iso_ms, loads, now_ms
+from tests.testing.broker_sim.encoding import dumps, loads, now_ms
 from tests.testing.broker_sim.errors import ApiError, bad_request, v2_error
 from tests.testing.broker_sim.http_types import Response
 from tests.testing.broker_sim.validation import (v2_service_path, v2_tenant,
@@ -30,12 +30,6 @@ def json_response(status, body, headers=None):
     headers["Content-Type"] = "application/json"
     return Response(status, headers, dumps(body))
 
-
-def _service_path_matches(pattern, path):
-    if pattern.endswith("/#"):
-        root = pattern[:-2] or "/"
-        return root == "/" or path == root or path.startswith(root + "/")
-    return path == pattern
 
 
 class V2Api:
@@ -98,7 +92,7 @@ class V2Api:
         for key, entity in self._entities(request).items():
             if (entity.id == entity_id and
                     entity_type in (None, entity.type) and
-                    _service_path_matches(request.service_path,
+                    queries.service_path_matches(request.service_path,
                                           entity.service_path)):
                 return key, entity
         raise v2_error(404, *NOT_FOUND)
@@ -147,13 +141,14 @@ class V2Api:
         ids = query["id"].split(",") if "id" in query else None
         types = query["type"].split(",") if "type" in query else None
         try:
-            predicate = (queries.parse_q(query["q"], _q_value)
+            predicate = (queries.parse_q(query["q"], v2_model.q_value)
                          if "q" in query else None)
         except ValueError as error:
             raise bad_request(f"invalid query expression: {error}")
         matched = [
             e for e in self._entities(request).values()
-            if _service_path_matches(request.service_path, e.service_path)
+            if queries.service_path_matches(request.service_path,
+                                            e.service_path)
             and (types is None or e.type in types)
             and queries.match_id(e.id, ids, query.get("idPattern"))
             and (predicate is None or predicate(e))]
@@ -350,13 +345,3 @@ class V2Api:
         self._subscription(request, sub_id).patch(self._json_body(request))
         return Response(204)
 
-
-def _q_value(entity, name):
-    """Values `q` compares: attribute values, or the builtin dates."""
-    if name == "dateModified":
-        return iso_ms(entity.modified)
-    if name == "dateCreated":
-        return iso_ms(entity.created)
-    if name in entity.attrs:
-        return entity.attrs[name]["value"]
-    return queries.MISSING

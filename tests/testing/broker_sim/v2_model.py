@@ -2,6 +2,7 @@
 stored attributes, and writing stored entities out in Orion's formats."""
 from tests.testing.broker_sim.encoding import iso_ms, parse_iso
 from tests.testing.broker_sim.errors import bad_request
+from tests.testing.broker_sim.queries import MISSING
 from tests.testing.broker_sim.store import Entity
 from tests.testing.broker_sim.validation import (check_v2_identifier,
                                                  has_forbidden_chars)
@@ -138,3 +139,14 @@ def render(entity_id, entity_type, selected, fmt):
             out[name] = {"type": attr["type"], "value": attr["value"],
                          "metadata": attr.get("metadata", {})}
     return out
+
+
+def q_value(entity, name):
+    """Values `q` compares: attribute values, or the builtin dates."""
+    if name == "dateModified":
+        return iso_ms(entity.modified)
+    if name == "dateCreated":
+        return iso_ms(entity.created)
+    if name in entity.attrs:
+        return entity.attrs[name]["value"]
+    return MISSING
