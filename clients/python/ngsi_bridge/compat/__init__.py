@@ -1,0 +1,1 @@
+"""Compatibility layers for jobs written against older connectors (``compat.fpc``)."""
