@@ -1,9 +1,8 @@
 """Fixtures for the broker simulator's own tests: one simulator process per
-session (reset before each test), a local notification receiver, an HTTP
-call helper, and the location of ../shared/orion-fixtures."""
+session (reset before each test), a local notification receiver, and an
+HTTP call helper."""
 import http.client
 import json
-import os
 import pathlib
 import sys
 import threading
@@ -16,17 +15,6 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from tests.testing.broker_sim.harness import RunningBrokerSim  # noqa: E402
-
-
-def shared_dir():
-    return pathlib.Path(os.environ.get("NGSI_BRIDGE_SHARED",
-                                       REPO_ROOT.parent / "shared"))
-
-
-def fixture_files(kind):
-    """Sorted fixture paths of orion-fixtures/<kind>, [] if absent."""
-    folder = shared_dir() / "orion-fixtures" / kind
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
 class Call:

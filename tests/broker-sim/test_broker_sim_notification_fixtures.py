@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from conftest import fixture_files
+from tests.testing.broker_sim.fixture_files import fixture_files
 
 FILES = fixture_files("notifications")
 IGNORED_HEADERS = {"host", "content-length", "user-agent", "date"}

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from conftest import fixture_files
+from tests.testing.broker_sim.fixture_files import fixture_files
 from tests.testing.broker_sim.harness import RunningBrokerSim
 
 FILES = fixture_files("writeback")
