@@ -27,6 +27,33 @@ ABSL_FLAG(std::string, line_listener, "",
           "Another line listener as PORT:FORMAT (FORMAT: event-json, fpc, "
           "body). Repeatable; in the environment, separate them with ';'.");
 
+ABSL_FLAG(std::string, http_path, "",
+          "Only path notifications are accepted on; empty accepts any path "
+          "(subscriptions put their own path and query in the URL).");
+ABSL_FLAG(int64_t, max_body_bytes, int64_t{8} << 20,
+          "Largest notification body accepted; larger ones get 413.");
+ABSL_FLAG(int32_t, max_json_depth, 64,
+          "Deepest JSON nesting accepted in a notification; deeper gets 400.");
+ABSL_FLAG(int64_t, max_entities, 10000,
+          "Most entities accepted in one notification; more gets 400.");
+ABSL_FLAG(int32_t, http_threads, 16,
+          "Worker threads answering notifications (each keep-alive "
+          "connection holds one while open).");
+ABSL_FLAG(int64_t, http_keep_alive_max, 1000000,
+          "Requests served on one keep-alive connection before closing it.");
+ABSL_FLAG(int32_t, http_backlog, 4096,
+          "Listen backlog of the notification port.");
+ABSL_FLAG(int64_t, log_max_events, 1000000,
+          "Events the in-memory log retains; older ones are evicted.");
+ABSL_FLAG(int64_t, log_max_bytes, int64_t{512} << 20,
+          "Bytes the in-memory log retains; older events are evicted.");
+ABSL_FLAG(int64_t, subscriber_queue, 1024,
+          "Live events queued per gRPC subscriber before it reads from the "
+          "log instead (bounds memory, never loses events).");
+ABSL_FLAG(int64_t, line_client_buffer_bytes, int64_t{16} << 20,
+          "Bytes queued for one line client; a client that stops reading is "
+          "disconnected when it passes this.");
+
 namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
@@ -48,6 +75,18 @@ int main(int argc, char** argv) {
   config.http_port = absl::GetFlag(FLAGS_http_port);
   config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  config.http_path = absl::GetFlag(FLAGS_http_path);
+  config.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  config.max_json_depth = absl::GetFlag(FLAGS_max_json_depth);
+  config.max_entities = absl::GetFlag(FLAGS_max_entities);
+  config.http_threads = absl::GetFlag(FLAGS_http_threads);
+  config.http_keep_alive_max = absl::GetFlag(FLAGS_http_keep_alive_max);
+  config.http_backlog = absl::GetFlag(FLAGS_http_backlog);
+  config.log_max_events = absl::GetFlag(FLAGS_log_max_events);
+  config.log_max_bytes = absl::GetFlag(FLAGS_log_max_bytes);
+  config.subscriber_queue = absl::GetFlag(FLAGS_subscriber_queue);
+  config.line_client_buffer_bytes =
+      absl::GetFlag(FLAGS_line_client_buffer_bytes);
   config.line_listeners.clear();
   if (absl::GetFlag(FLAGS_line_port) >= 0) {
     config.line_listeners.push_back(

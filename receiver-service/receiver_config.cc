@@ -41,6 +41,32 @@ absl::Status ReceiverConfig::Validate() const {
   if (absl::Status s = CheckPort("http_port", http_port); !s.ok()) return s;
   if (absl::Status s = CheckPort("grpc_port", grpc_port); !s.ok()) return s;
   if (absl::Status s = CheckPort("admin_port", admin_port); !s.ok()) return s;
+  struct Positive {
+    const char* name;
+    int64_t value;
+  };
+  for (const Positive& field : {
+           Positive{"max_body_bytes", max_body_bytes},
+           Positive{"max_json_depth", max_json_depth},
+           Positive{"max_entities", max_entities},
+           Positive{"http_threads", http_threads},
+           Positive{"http_keep_alive_max", http_keep_alive_max},
+           Positive{"http_backlog", http_backlog},
+           Positive{"log_max_events", log_max_events},
+           Positive{"log_max_bytes", log_max_bytes},
+           Positive{"subscriber_queue", subscriber_queue},
+           Positive{"line_client_buffer_bytes", line_client_buffer_bytes}}) {
+    if (field.value <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", field.name, " must be positive; got ",
+                       field.value));
+    }
+  }
+  if (!http_path.empty() && http_path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_path must be empty (any path) or start with '/'; got '",
+        http_path, "'"));
+  }
   for (const LineListenerConfig& listener : line_listeners) {
     if (absl::Status s = CheckPort("line_port", listener.port); !s.ok()) {
       return s;

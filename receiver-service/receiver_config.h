@@ -23,6 +23,23 @@ struct ReceiverConfig {
   int admin_port = 9090;
   std::vector<LineListenerConfig> line_listeners = {{9998, "event-json"}};
 
+  // Intake (HTTP).
+  std::string http_path;  // "" = any path
+  int64_t max_body_bytes = int64_t{8} << 20;  // Orion sends up to 8 MiB
+  int max_json_depth = 64;
+  int64_t max_entities = 10000;  // per notification
+  int http_threads = 16;
+  int64_t http_keep_alive_max = 1000000;  // requests per connection
+  int http_backlog = 4096;
+
+  // Event log retention.
+  int64_t log_max_events = 1000000;
+  int64_t log_max_bytes = int64_t{512} << 20;
+
+  // Consumers.
+  int64_t subscriber_queue = 1024;  // live events queued per gRPC subscriber
+  int64_t line_client_buffer_bytes = int64_t{16} << 20;
+
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
 };

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/http_server_setup.h"
+#include "receiver-service/notification_handler.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace ngsi_bridge::receiver {
+
+// The HTTP port brokers notify: POST, PUT, PATCH and DELETE on `path` (any
+// path when empty, since subscriptions carry their own path and query) go to
+// the NotificationHandler; other methods get 405, bodies over
+// `max_body_bytes` 413, always with a JSON body and Content-Length.
+// cpp-httplib with the run-time tuning of common::BindHttpServer. Owned by
+// ReceiverServer; `handler` must outlive it. Thread-safe after Start().
+class IntakeServer {
+ public:
+  struct Options {
+    std::string host = "0.0.0.0";
+    int port = 8061;
+    std::string path;  // "" = any
+    size_t max_body_bytes = size_t{8} << 20;
+    common::HttpServerTuning tuning;
+  };
+
+  IntakeServer(const Options& options, NotificationHandler* handler);
+  ~IntakeServer();
+
+  // Binds (port 0 picks one) and serves on a thread of its own.
+  // kUnavailable when the port cannot be bound.
+  absl::Status Start();
+  int port() const { return port_; }
+  // Stops accepting, lets requests in flight finish, joins. Idempotent.
+  void Shutdown();
+
+ private:
+  const Options options_;
+  NotificationHandler* const handler_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace ngsi_bridge::receiver
