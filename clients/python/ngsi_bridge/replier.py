@@ -136,7 +136,9 @@ class ReplierClient:
             grpc.StatusCode.UNAVAILABLE: "check that ngsi-replier runs and the address is its --grpc_port",
             grpc.StatusCode.NOT_FOUND: "check the broker name against ListBrokers / --broker",
             grpc.StatusCode.INVALID_ARGUMENT: "fix the request as the message says",
-            grpc.StatusCode.DEADLINE_EXCEEDED: "raise timeout= or check the broker's health",
+            grpc.StatusCode.DEADLINE_EXCEEDED: (
+                "no answer in time: check that ngsi-replier runs at this address and the "
+                "broker is healthy, or raise timeout="),
         }.get(exc.code(), "see the replier's logs")
         return ReplierError(f"Replier.{method} on {self.address} failed: {exc.code().name} "
                             f"{exc.details()}; {hint}")

@@ -30,7 +30,7 @@ _TRANSIENT = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.Statu
               grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.ABORTED}
 
-StartLike = Union[str, int, "receiver_pb2.SubscribeRequest.Start"]
+StartLike = Union[str, int]
 
 
 # Reconnect quickly after a receiver restart (gRPC's default backoff grows to 120 s).
@@ -64,7 +64,8 @@ class EventSubscriber:
         address: the receiver's gRPC ``host:port``.
         start: ``"latest"`` (events appended from now on), ``"earliest"``
             (everything retained), ``"after"`` with ``after_sequence``, or an
-            int N meaning "after N".
+            int N meaning "after N" (``Start`` enum values are not accepted:
+            they are ints too).
         after_sequence: with ``start="after"``: the last sequence already
             processed; the stream begins at ``after_sequence + 1``.
         end_sequence: inclusive last sequence; iteration ends after it (0 = follow forever).
@@ -107,18 +108,20 @@ class EventSubscriber:
 
     @staticmethod
     def _parse_start(start: StartLike, after_sequence: int) -> tuple[int, int]:
+        # An int is always a sequence ("after N"): Start values are ints too, so
+        # they are not accepted here; use the strings.
+        if isinstance(start, int) and not isinstance(start, bool):
+            if start < 0:
+                raise ValueError(f"start={start}: a sequence number is >= 0")
+            return Start.AFTER, int(start)
         if isinstance(start, str):
             key = start.strip().lower()
             if key.isdigit():
                 return Start.AFTER, int(key)
-            if key not in _START_NAMES:
-                raise ValueError(f"start={start!r}: use 'latest', 'earliest', 'after' or a sequence number")
-            return _START_NAMES[key], int(after_sequence)
-        if isinstance(start, bool):
-            raise ValueError(f"start={start!r}: use 'latest', 'earliest', 'after' or a sequence number")
-        if isinstance(start, int) and start not in (Start.LATEST, Start.EARLIEST, Start.AFTER):
-            return Start.AFTER, int(start)
-        return int(start), int(after_sequence)
+            if key in _START_NAMES:
+                return _START_NAMES[key], int(after_sequence)
+        raise ValueError(f"start={start!r}: use 'latest', 'earliest', 'after' (with "
+                         "after_sequence=) or a sequence number")
 
     # -- info -----------------------------------------------------------------------------
 

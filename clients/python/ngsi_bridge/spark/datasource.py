@@ -139,7 +139,7 @@ class NgsiStreamReader(DataSourceStreamReader):
         begin = int(start["sequence"])
         cap = self.max_events
         if ReadMaxRows is not None and isinstance(limit, ReadMaxRows):
-            cap = int(limit.maxRows)
+            cap = int(getattr(limit, "max_rows", getattr(limit, "maxRows", 0)))
         elif ReadAllAvailable is not None and isinstance(limit, ReadAllAvailable):
             cap = 0
         if cap > 0:

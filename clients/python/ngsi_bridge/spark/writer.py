@@ -47,7 +47,7 @@ def _ngsi_type(value: Any) -> str:
         return "Number"
     if isinstance(value, (_dt.datetime, _dt.date)):
         return "DateTime"
-    if isinstance(value, (dict, list, tuple)):
+    if isinstance(value, (dict, list, tuple)) or hasattr(value, "asDict"):
         return "StructuredValue"
     return "Text"
 
@@ -96,10 +96,10 @@ def row_to_entity(row: Any, id_col: str = "id", type_col: str = "type",
     for name in names:
         if name not in data:
             raise ReplierError(f"attribute column {name!r} is not in the row (columns: {sorted(data)})")
-        value = _plain(data[name])
-        if value is None and skip_nulls:
+        raw = data[name]
+        if raw is None and skip_nulls:
             continue
-        entity[name] = {"type": types.get(name) or _ngsi_type(value), "value": value}
+        entity[name] = {"type": types.get(name) or _ngsi_type(raw), "value": _plain(raw)}
     return entity
 
 
