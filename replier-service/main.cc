@@ -16,8 +16,27 @@ ABSL_FLAG(int32_t, grpc_port, 50052,
 ABSL_FLAG(int32_t, admin_port, 9091,
           "Port for /healthz, /readyz and /metrics; 0 picks a free port.");
 ABSL_FLAG(std::string, broker, "",
-          "A broker requests may name: NAME=URL[,flavor=v2|ld]. Repeatable; "
+          "A broker requests may name: NAME=URL[,flavor=v2|ld][,service=S]"
+          "[,service_path=P][,token=T|auth=A][,timeout_ms=N]"
+          "[,max_connections=N][,max_entities=N][,max_bytes=N]. Repeatable; "
           "in the environment, separate them with ';'.");
+ABSL_FLAG(int32_t, worker_threads, 8,
+          "Threads doing broker HTTP (bounds concurrent broker calls).");
+ABSL_FLAG(int32_t, max_queued_requests, 1024,
+          "Requests waiting for a worker beyond which RPCs get UNAVAILABLE.");
+ABSL_FLAG(int32_t, default_deadline_ms, 60000,
+          "Deadline for requests whose client set none.");
+ABSL_FLAG(int32_t, stream_window, 8,
+          "WriteStream requests read ahead and worked on concurrently.");
+ABSL_FLAG(int32_t, retry_max_attempts, 5,
+          "Attempts per broker call (first included) on timeouts, "
+          "connection errors, 429 and 5xx.");
+ABSL_FLAG(int32_t, retry_initial_backoff_ms, 50,
+          "First retry backoff; doubles per attempt, with jitter.");
+ABSL_FLAG(int32_t, retry_max_backoff_ms, 2000, "Longest retry backoff.");
+ABSL_FLAG(double, retry_budget_tokens, 20,
+          "Retry budget per broker: retries in a burst before calls must "
+          "succeed again (each success earns 0.2).");
 
 namespace nb = ngsi_bridge;
 
@@ -39,6 +58,15 @@ int main(int argc, char** argv) {
   config.host = absl::GetFlag(FLAGS_host);
   config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  config.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
+  config.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
+  config.stream_window = absl::GetFlag(FLAGS_stream_window);
+  config.retry.max_attempts = absl::GetFlag(FLAGS_retry_max_attempts);
+  config.retry.initial_backoff_ms =
+      absl::GetFlag(FLAGS_retry_initial_backoff_ms);
+  config.retry.max_backoff_ms = absl::GetFlag(FLAGS_retry_max_backoff_ms);
+  config.retry.budget_tokens = absl::GetFlag(FLAGS_retry_budget_tokens);
   for (const std::string& text :
        nb::common::CollectRepeatedFlag(argc, argv, "broker", "NGSI_REPLIER_")) {
     nb::replier::BrokerConfig broker;

@@ -3,7 +3,9 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -18,13 +20,35 @@ absl::Status CheckPort(const char* name, int port) {
   return absl::OkStatus();
 }
 
+bool IsSecretOption(absl::string_view option) {
+  return absl::StartsWith(option, "token=") ||
+         absl::StartsWith(option, "auth=");
+}
+
 }  // namespace
+
+int BrokerConfig::EffectiveMaxEntities() const {
+  if (max_entities > 0) return max_entities;
+  return flavor == v1::NGSI_LD ? kDefaultMaxEntitiesLd : kDefaultMaxEntitiesV2;
+}
+
+std::string RedactBrokerFlag(const std::string& text) {
+  std::vector<std::string> options = absl::StrSplit(text, ',');
+  for (std::string& option : options) {
+    if (IsSecretOption(option)) {
+      option = absl::StrCat(option.substr(0, option.find('=')), "=***");
+    }
+  }
+  return absl::StrJoin(options, ",");
+}
 
 absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
   const auto bad = [&text](absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--broker '", text, "': ", why,
-                     " (want NAME=URL[,flavor=v2|ld])"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--broker '", RedactBrokerFlag(text), "': ", why,
+        " (want NAME=URL[,flavor=v2|ld][,service=..][,service_path=..]"
+        "[,token=..|auth=..][,timeout_ms=..][,max_connections=..]"
+        "[,max_entities=..][,max_bytes=..])"));
   };
   const std::vector<std::string> options = absl::StrSplit(text, ',');
   const std::vector<std::string> name_url =
@@ -36,14 +60,52 @@ absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
       !absl::StartsWith(out.url, "https://")) {
     return bad("URL must start with http:// or https://");
   }
+  if (absl::StrContains(out.url, "?") || absl::StrContains(out.url, "#")) {
+    return bad("URL must not carry a query or fragment");
+  }
   for (size_t i = 1; i < options.size(); ++i) {
-    if (options[i] == "flavor=v2") {
+    const std::vector<std::string> kv =
+        absl::StrSplit(options[i], absl::MaxSplits('=', 1));
+    const std::string& key = kv[0];
+    const std::string value = kv.size() == 2 ? kv[1] : "";
+    // Names the option without echoing a secret value.
+    const std::string shown =
+        IsSecretOption(options[i]) ? key + "=***" : options[i];
+    const auto positive = [&](int64_t& number) {
+      return absl::SimpleAtoi(value, &number) && number > 0;
+    };
+    int64_t number = 0;
+    if (kv.size() != 2) {
+      return bad(absl::StrCat("unknown option '", shown, "'"));
+    } else if (key == "flavor" && value == "v2") {
       out.flavor = v1::NGSI_V2;
-    } else if (options[i] == "flavor=ld") {
+    } else if (key == "flavor" && value == "ld") {
       out.flavor = v1::NGSI_LD;
+    } else if (key == "service") {
+      out.service = value;
+    } else if (key == "service_path") {
+      out.service_path = value;
+    } else if (key == "token") {
+      out.token = value;
+    } else if (key == "auth") {
+      out.authorization = value;
+    } else if (key == "timeout_ms" || key == "max_connections" ||
+               key == "max_entities" || key == "max_bytes") {
+      if (!positive(number) || (key != "max_bytes" && number > (1 << 30))) {
+        return bad(absl::StrCat("'", shown, "' is not a positive number"));
+      }
+      if (key == "timeout_ms") out.timeout_ms = static_cast<int>(number);
+      if (key == "max_connections") {
+        out.max_connections = static_cast<int>(number);
+      }
+      if (key == "max_entities") out.max_entities = static_cast<int>(number);
+      if (key == "max_bytes") out.max_bytes = number;
     } else {
-      return bad(absl::StrCat("unknown option '", options[i], "'"));
+      return bad(absl::StrCat("unknown option '", shown, "'"));
     }
+  }
+  if (!out.token.empty() && !out.authorization.empty()) {
+    return bad("give token= or auth=, not both");
   }
   return absl::OkStatus();
 }
@@ -51,6 +113,18 @@ absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
 absl::Status ReplierConfig::Validate() const {
   if (absl::Status s = CheckPort("grpc_port", grpc_port); !s.ok()) return s;
   if (absl::Status s = CheckPort("admin_port", admin_port); !s.ok()) return s;
+  if (worker_threads < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--worker_threads must be >= 1: ", worker_threads));
+  }
+  if (retry.max_attempts < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--retry_max_attempts must be >= 1: ", retry.max_attempts));
+  }
+  if (stream_window < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--stream_window must be >= 1: ", stream_window));
+  }
   std::set<std::string> names;
   for (const BrokerConfig& broker : brokers) {
     if (!names.insert(broker.name).second) {

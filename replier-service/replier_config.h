@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,39 @@ struct BrokerConfig {
   std::string name;
   std::string url;  // base URL, http:// or https://, no trailing slash
   v1::Flavor flavor = v1::NGSI_V2;
+  // Default tenant headers, used when a request names none.
+  std::string service;       // Fiware-Service (v2) / NGSILD-Tenant (ld)
+  std::string service_path;  // Fiware-ServicePath (v2 only)
+  // Credentials: a static X-Auth-Token, or a whole Authorization value.
+  // Secrets: never logged, never listed.
+  std::string token;
+  std::string authorization;
+  int timeout_ms = 10000;    // per HTTP attempt
+  int max_connections = 8;   // keep-alive pool size, bounds concurrency
+  // Per request sent; 0 takes the flavor's default (kDefaultMaxEntities*).
+  int max_entities = 0;
+  // Orion answers 413 above 1 MB (-inReqPayloadMaxSize); bodies stay below.
+  int64_t max_bytes = 1 << 20;
+
+  // max_entities with the flavor default applied.
+  int EffectiveMaxEntities() const;
+};
+
+// Orion has no entity cap on op/update, but huge batches make one failure
+// costly to pin down; NGSI-LD brokers (Scorpio, Stellio) cap batches.
+inline constexpr int kDefaultMaxEntitiesV2 = 1000;
+inline constexpr int kDefaultMaxEntitiesLd = 100;
+
+// Retries of one broker call (per BrokerConfig, shared by every broker).
+struct RetryConfig {
+  int max_attempts = 5;  // first try included
+  int initial_backoff_ms = 50;
+  int max_backoff_ms = 2000;
+  // Token bucket shared by all calls to one broker: a retry costs one
+  // token, a call that needs none earns `budget_refill`; no token, no retry.
+  // Keeps a broker that is down from being hammered by every request.
+  double budget_tokens = 20;
+  double budget_refill = 0.2;
 };
 
 // Everything ngsi-replier is configured with; filled from flags (and their
@@ -23,12 +57,25 @@ struct ReplierConfig {
   int grpc_port = 50052;
   int admin_port = 9091;
   std::vector<BrokerConfig> brokers;
+  RetryConfig retry;
+  int worker_threads = 8;       // BatchWriter threads doing broker HTTP
+  int max_queued_requests = 1024;  // beyond: kUnavailable (back-pressure)
+  // Applied when a client sets no gRPC deadline.
+  int default_deadline_ms = 60000;
+  // WriteStream: requests read ahead and worked on concurrently per stream.
+  int stream_window = 8;
 
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
 };
 
-// Parses a --broker value: NAME=URL[,flavor=v2|ld].
+// Parses a --broker value:
+// NAME=URL[,flavor=v2|ld][,service=S][,service_path=P][,token=T|auth=A]
+// [,timeout_ms=N][,max_connections=N][,max_entities=N][,max_bytes=N].
+// Error messages never contain token/auth values.
 absl::Status ParseBroker(const std::string& text, BrokerConfig& out);
+
+// `text` with the values of token= and auth= replaced by "***", for logs.
+std::string RedactBrokerFlag(const std::string& text);
 
 }  // namespace ngsi_bridge::replier

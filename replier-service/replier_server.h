@@ -7,12 +7,15 @@
 #include "common/admin_server.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
+#include "replier-service/batch_writer.h"
 #include "replier-service/replier_config.h"
+#include "replier-service/write_back_service.h"
 
 namespace ngsi_bridge::replier {
 
 // The whole replier: owns every component (owned by main). Start() binds
-// and serves; Shutdown() stops intake, closes the streams and joins.
+// and serves; Shutdown() stops intake, lets running writes finish for a
+// grace period, then fails the rest fast and joins.
 // Not thread-safe: Start/Shutdown from one thread.
 class ReplierServer {
  public:
@@ -29,12 +32,15 @@ class ReplierServer {
 
   int grpc_port() const { return grpc_port_; }
   int admin_port() const;
+  const common::MetricsRegistry& metrics() const { return metrics_; }
 
  private:
   explicit ReplierServer(const ReplierConfig& config);
 
   const ReplierConfig config_;
   common::MetricsRegistry metrics_;
+  std::unique_ptr<BatchWriter> writer_;
+  std::unique_ptr<WriteBackService> service_;
   std::unique_ptr<common::AdminServer> admin_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;

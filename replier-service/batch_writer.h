@@ -1,0 +1,91 @@
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/metrics.h"
+#include "ngsi_bridge/v1/replier.pb.h"
+#include "replier-service/orion_client.h"
+#include "replier-service/replier_config.h"
+
+namespace ngsi_bridge::replier {
+
+// Does the broker work of the replier: owns one OrionClient per configured
+// broker and a bounded pool of worker threads on which every blocking HTTP
+// call runs, so gRPC callback threads never block. Owned by ReplierServer.
+// Thread-safe. Start() launches the workers; Shutdown() (idempotent, also
+// from the destructor) refuses new tasks, makes broker calls fail fast,
+// still runs every queued task (each finishes its RPC) and joins.
+class BatchWriter {
+ public:
+  // kInvalidArgument for a broker URL that cannot be used.
+  static absl::StatusOr<std::unique_ptr<BatchWriter>> Create(
+      const ReplierConfig& config, common::MetricsRegistry* metrics);
+  ~BatchWriter();
+
+  void Start();
+  void Shutdown();
+
+  // Queues `task` for a worker thread. Never blocks. kUnavailable when the
+  // queue holds max_queued_requests tasks or after Shutdown(); then `task`
+  // is dropped unrun.
+  absl::Status Enqueue(std::function<void()> task);
+
+  // Writes the request's entities to its broker: validates, renders, splits
+  // under the broker's limits, sends, reads the answers, and returns one
+  // result per entity in request order. Fails as a whole only with
+  // kNotFound (broker not configured) or kInvalidArgument (no operation).
+  // Blocks on HTTP: call it from a worker (Enqueue) or a test.
+  absl::StatusOr<v1::WriteResponse> Write(const v1::WriteRequest& request,
+                                          absl::Time deadline);
+
+  // One raw call under a configured broker's base URL. kNotFound for an
+  // unknown broker, kInvalidArgument for a method or path that could leave
+  // the broker (absolute URL, "..", encoded separators, scheme or host
+  // changes), kUnavailable / kDeadlineExceeded when no answer came. Any HTTP
+  // answer is returned as is. Blocks.
+  absl::StatusOr<v1::PassthroughResponse> Passthrough(
+      const v1::PassthroughRequest& request, absl::Time deadline);
+
+  // Names, URLs and flavors; never credentials. Does not block.
+  v1::ListBrokersResponse ListBrokers() const;
+
+  // A response giving every entity of `request` the error `status`.
+  static v1::WriteResponse ResponseForError(const v1::WriteRequest& request,
+                                            const absl::Status& status);
+
+ private:
+  struct WriteJob;
+
+  BatchWriter(const ReplierConfig& config, common::MetricsRegistry* metrics);
+  void WorkerLoop();
+  void SendBatch(WriteJob& job, const std::vector<size_t>& batch);
+  void DeleteLdAttributes(WriteJob& job, size_t index);
+  void RecordOutcome(WriteJob& job, size_t index, absl::StatusCode code,
+                     std::string message, int http_status,
+                     std::string broker_error,
+                     std::vector<std::string> failed_attrs = {});
+
+  const ReplierConfig config_;
+  common::MetricsRegistry* const metrics_;
+  common::Gauge& queue_depth_;
+  std::map<std::string, std::unique_ptr<OrionClient>> clients_;
+
+  absl::Mutex mu_;
+  std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;  // touched by Start/Shutdown only
+  bool shut_down_ = false;
+};
+
+}  // namespace ngsi_bridge::replier
