@@ -1,0 +1,114 @@
+#include "receiver-service/event_log.h"
+
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ngsi_bridge::receiver {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::NgsiEvent EventWithBody(size_t body_bytes) {
+  v1::NgsiEvent event;
+  event.set_body(std::string(body_bytes, 'x'));
+  return event;
+}
+
+TEST(EventLogTest, AssignsSequencesFromOneNeverReused) {
+  EventLog log({});
+  for (uint64_t expected = 1; expected <= 5; ++expected) {
+    auto record = log.Append(v1::NgsiEvent(), nullptr);
+    ASSERT_TRUE(record.ok()) << record.status();
+    EXPECT_EQ((*record)->sequence(), expected);
+  }
+  EXPECT_EQ(log.latest_sequence(), 5u);
+}
+
+TEST(EventLogTest, StampsReceivedAtInAppendOrder) {
+  EventLog log({});
+  auto first = log.Append(v1::NgsiEvent(), nullptr);
+  auto second = log.Append(v1::NgsiEvent(), nullptr);
+  ASSERT_TRUE(first.ok() && second.ok());
+  const auto& a = (*first)->event.received_at();
+  const auto& b = (*second)->event.received_at();
+  EXPECT_GT(a.seconds(), 1700000000);
+  EXPECT_TRUE(a.seconds() < b.seconds() ||
+              (a.seconds() == b.seconds() && a.nanos() <= b.nanos()));
+}
+
+TEST(EventLogTest, EvictsOldestBeyondEventCount) {
+  EventLog log({/*max_events=*/3, /*max_bytes=*/1 << 20});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Append({}, nullptr).ok());
+  const LogStats stats = log.stats();
+  EXPECT_EQ(stats.earliest_sequence, 3u);
+  EXPECT_EQ(stats.latest_sequence, 5u);
+  EXPECT_EQ(stats.retained_events, 3u);
+  EXPECT_EQ(stats.evicted_events, 2u);
+}
+
+TEST(EventLogTest, EvictsOldestBeyondByteBudget) {
+  EventLog log({/*max_events=*/1000, /*max_bytes=*/10000});
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(log.Append(EventWithBody(3000), nullptr).ok());
+  }
+  const LogStats stats = log.stats();
+  EXPECT_LE(stats.retained_bytes, 10000u);
+  EXPECT_GE(stats.retained_events, 2u);
+  EXPECT_LT(stats.retained_events, 4u);
+  EXPECT_EQ(stats.latest_sequence, 10u);
+}
+
+TEST(EventLogTest, CountsKeptRequestAgainstBytes) {
+  EventLog log({});
+  auto request = std::make_shared<NotificationRequest>();
+  request->body = std::string(5000, 'y');
+  auto with = log.Append({}, request);
+  auto without = log.Append({}, nullptr);
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_GE((*with)->bytes, (*without)->bytes + 5000);
+  EXPECT_EQ((*with)->request->body.size(), 5000u);
+}
+
+TEST(EventLogTest, ReadReturnsRetainedRecordAndNullForFuture) {
+  EventLog log({});
+  ASSERT_TRUE(log.Append({}, nullptr).ok());
+  auto read = log.Read(1);
+  ASSERT_TRUE(read.ok());
+  ASSERT_NE(*read, nullptr);
+  EXPECT_EQ((*read)->sequence(), 1u);
+  auto future = log.Read(2);
+  ASSERT_TRUE(future.ok());
+  EXPECT_EQ(*future, nullptr);
+}
+
+TEST(EventLogTest, ReadOfEvictedSequenceIsOutOfRangeNamingEarliest) {
+  EventLog log({/*max_events=*/2, /*max_bytes=*/1 << 20});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log.Append({}, nullptr).ok());
+  auto read = log.Read(1);
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(read.status().message(),
+              HasSubstr("earliest retained sequence is 3"));
+}
+
+TEST(EventLogTest, RefusesAppendsAfterCloseButKeepsReading) {
+  EventLog log({});
+  ASSERT_TRUE(log.Append({}, nullptr).ok());
+  log.Close();
+  EXPECT_EQ(log.Append({}, nullptr).status().code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(log.Read(1).ok());
+  EXPECT_EQ(log.latest_sequence(), 1u);
+}
+
+TEST(EventLogTest, RejectsRecordLargerThanByteBudget) {
+  EventLog log({/*max_events=*/10, /*max_bytes=*/1000});
+  EXPECT_EQ(log.Append(EventWithBody(5000), nullptr).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(log.latest_sequence(), 0u);  // no sequence consumed
+}
+
+}  // namespace
+}  // namespace ngsi_bridge::receiver
