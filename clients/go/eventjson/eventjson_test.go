@@ -41,7 +41,7 @@ func TestParseAndCanonicalRoundTrip(t *testing.T) {
 
 func TestCanonicalSortsKeysAndKeepsAbsentIdsAbsent(t *testing.T) {
 	e := &pb.NgsiEvent{Sequence: 1, ReceivedAt: timestamppb.New(timestamppb.Now().AsTime()),
-		Format: pb.Format_VALUES,
+		Format:   pb.Format_VALUES,
 		Entities: []*pb.Entity{{Values: []*structpb.Value{structpb.NewNumberValue(1)}}}}
 	out, err := eventjson.Canonical(e)
 	if err != nil {
