@@ -86,19 +86,8 @@ def predict_and_write(model: Any, replier: str, broker: str):
 
 
 def build_spark(master: str, app: str = "ngsi-bridge-concrete") -> Any:
-    import ngsi_bridge
-    from pyspark.sql import SparkSession
-    package_dir = str(Path(ngsi_bridge.__file__).resolve().parents[1])
-    pythonpath = os.pathsep.join(p for p in [package_dir, os.environ.get("PYTHONPATH", "")] if p)
-    spark = (SparkSession.builder.master(master).appName(app)
-             .config("spark.ui.enabled", "false")
-             .config("spark.driver.memory", "512m").config("spark.executor.memory", "512m")
-             .config("spark.sql.shuffle.partitions", "2")
-             .config("spark.executorEnv.PYTHONPATH", pythonpath)
-             .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
-             .getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    from ngsi_bridge.spark.session import spark_session
+    return spark_session(master, app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,11 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         subscription = broker.create_subscription(
             stack.notify_url, ENTITY_TYPE, condition_attrs=[TARGET], notify_attrs=FEATURES + [TARGET],
             description=f"ngsi-bridge concrete demo {os.getpid()}")
+        spark = build_spark(args.master)  # before gRPC channels: the JVM is forked
+        register(spark)
         with EventSubscriber(stack.receiver_grpc) as sub:
             start_after = sub.info().latest_sequence
-
-        spark = build_spark(args.master)
-        register(spark)
         events = (spark.readStream.format("ngsi").option("address", stack.receiver_grpc)
                   .option("startingPosition", str(start_after)).option("entityType", ENTITY_TYPE)
                   .option("numPartitions", "2").load())
