@@ -149,8 +149,9 @@ class LiveServicesTest {
         reconnects = s.reconnects();
       }
       assertContiguous(events, first, end);
-      long expectedCuts = cuts.stream().filter(n -> n < end - first + 1).count();
-      assertTrue(reconnects >= expectedCuts, reconnects + " reconnects");
+      // Cuts close together may fall on one broken stream, but the first one,
+      // three events into a throttled replay, always breaks one.
+      assertTrue(reconnects >= 1, reconnects + " reconnects");
     }
   }
 
@@ -200,7 +201,9 @@ class LiveServicesTest {
     // Creating an entity that exists fails for that entity only.
     WriteResult create = client.write(WriteRequest.newBuilder()
         .setOperation(Operation.OPERATION_CREATE).setService("clients").setServicePath("/java")
-        .addEntities(Entity.newBuilder().setId(prefix + 1).setType("Room"))
+        .addEntities(Entity.newBuilder().setId(prefix + 1).setType("Room")
+            .putAttrs("temperature", Attribute.newBuilder().setType("Number")
+                .setValue(Value.newBuilder().setNumberValue(99)).build()))
         .addEntities(Entity.newBuilder().setId(prefix + "new").setType("Room")));
     List<EntityResult> failures = create.failures();
     assertEquals(1, failures.size(), create.response().toString());
@@ -249,19 +252,28 @@ class LiveServicesTest {
           Socket upstream = new Socket(targetHost, targetPort);
           sockets.add(client);
           sockets.add(upstream);
-          pump(client, upstream);
-          pump(upstream, client);
+          pump(client, upstream, false);
+          pump(upstream, client, true);
         } catch (IOException e) {
           return;
         }
       }
     }
 
-    private static void pump(Socket from, Socket to) {
+    // Receiver-to-client bytes go in small slow chunks, so that a cut lands
+    // mid-stream rather than after the whole replay sat in the client's buffers.
+    private static void pump(Socket from, Socket to, boolean throttle) {
       Thread t = new Thread(() -> {
         try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-          in.transferTo(out);
-        } catch (IOException ignored) {
+          byte[] buffer = new byte[throttle ? 512 : 8192];
+          for (int n; (n = in.read(buffer)) >= 0; ) {
+            out.write(buffer, 0, n);
+            out.flush();
+            if (throttle) {
+              Thread.sleep(2);
+            }
+          }
+        } catch (IOException | InterruptedException ignored) {
           // cut
         } finally {
           closeQuietly(from);
