@@ -43,6 +43,7 @@ class ReceiverServer {
   std::vector<int> line_ports() const;
 
   EventLog& log_for_test() { return *log_; }
+  const LineServer& line_server() const { return *line_; }
   const common::MetricsRegistry& metrics() const { return metrics_; }
 
  private:
