@@ -38,13 +38,13 @@ fi
 
 # Maven: resolve every plugin, protoc binary and dependency (the Spark profile
 # too) into ~/.m2 once per pom.xml change, so that tests run `mvn -o`. Running
-# the unit tests here is what makes surefire fetch its JUnit provider.
+# the unit tests here is what makes surefire fetch its JUnit provider; the
+# live tests skip without the services.
 java_pom_sum="$(sha256sum clients/java/pom.xml | cut -d' ' -f1)"
 java_marker="${HOME}/.m2/ngsi-bridge-java-client.sha256"
 if [[ "$(cat "$java_marker" 2>/dev/null || true)" != "$java_pom_sum" ]]; then
   echo "install-deps: resolving clients/java (Maven Central, once per pom.xml change)"
-  mvn -B -q -f clients/java/pom.xml test
-  mvn -B -q -f clients/java/pom.xml -Pspark compile
+  mvn -B -q -f clients/java/pom.xml -Pspark test
   mkdir -p "${HOME}/.m2"
   echo "$java_pom_sum" >"$java_marker"
 fi
