@@ -374,3 +374,18 @@ def test_cpp_python_java_go_decode_the_same_events(stack, java_run, go_run):
     assert len(reference) == stack.end - stack.first + 1
     for name, events in decoded.items():
         assert events == reference, f"{name} differs from python: {first_difference(events, reference)}"
+
+
+def test_ngsi_tail_reports_a_start_no_longer_retained(stack, ngsi_tail):
+    fixtures = sorted((shared_dir() / "orion-fixtures" / "notifications").glob("*.json"))[:12]
+    with RunningService("ngsi-receiver", "--log_max_events=5") as small:
+        for path in fixtures:
+            assert 200 <= post_fixture(small.ports["http_port"], json.loads(path.read_text())) < 300
+        result = run([str(ngsi_tail), "--addr", small.address("grpc_port"), "--from", "2",
+                      "--end", "12"], cwd=stack.tmp, env=dict(os.environ), timeout=60)
+        assert result.returncode == 1, result
+        assert "OutOfRange" in result.stderr and result.stdout == "", result.stderr
+        kept = run([str(ngsi_tail), "--addr", small.address("grpc_port"), "--from", "earliest",
+                    "--end", "12"], cwd=stack.tmp, env=dict(os.environ), timeout=60)
+        assert [int(json.loads(line)["sequence"]) for line in must(kept, "ngsi-tail").splitlines()] \
+            == list(range(8, 13))
