@@ -195,7 +195,7 @@ bool IsMqttWrapper(const json& doc) {
 }
 
 absl::Status ReadUnannounced(absl::string_view body, const json& doc,
-                             NotificationHeaders& headers,
+                             NotificationHeaders* headers,
                              const ParseLimits& limits, bool unwrapped,
                              v1::NgsiEvent* event);
 
@@ -203,7 +203,7 @@ absl::Status ReadUnannounced(absl::string_view body, const json& doc,
 // verbatim (minus secrets) in extra["metadata"], since their names, case
 // and transport members (Host, User-Agent) are part of the payload.
 absl::Status ReadMqttWrapper(absl::string_view body, const json& doc,
-                             NotificationHeaders& headers,
+                             NotificationHeaders* headers,
                              const ParseLimits& limits, v1::NgsiEvent* event) {
   const json& metadata = doc["metadata"];
   google::protobuf::Struct kept;
@@ -212,25 +212,25 @@ absl::Status ReadMqttWrapper(absl::string_view body, const json& doc,
     (*kept.mutable_fields())[it.key()] = common::JsonToValue(it.value());
     if (!it->is_string()) continue;
     NB_RETURN_IF_ERROR(ConsumeNotificationHeader(
-        it.key(), it->get_ref<const std::string&>(), &headers, event));
+        it.key(), it->get_ref<const std::string&>(), headers, event));
   }
   *(*event->mutable_extra())["metadata"].mutable_struct_value() =
       std::move(kept);
   const json& inner = doc["body"];
-  switch (AnnouncementOf(headers)) {
+  switch (AnnouncementOf(*headers)) {
     case Announced::kNothing:
       return ReadUnannounced(body, inner, headers, limits, true, event);
     case Announced::kCustom:
-      return Custom(inner.dump(), headers, event);
+      return Custom(inner.dump(), *headers, event);
     default:
-      return ReadAnnounced(inner, headers, limits, event);
+      return ReadAnnounced(inner, *headers, limits, event);
   }
 }
 
 // A JSON object body with no format header (MQTT, NGSIv1, other brokers):
 // read by shape, CUSTOM when it has none of the NGSI shapes.
 absl::Status ReadUnannounced(absl::string_view body, const json& doc,
-                             NotificationHeaders& headers,
+                             NotificationHeaders* headers,
                              const ParseLimits& limits, bool unwrapped,
                              v1::NgsiEvent* event) {
   if (doc.contains("contextResponses")) {
@@ -240,7 +240,7 @@ absl::Status ReadUnannounced(absl::string_view body, const json& doc,
     return ReadMqttWrapper(body, doc, headers, limits, event);
   }
   if (LooksLikeLdNotification(doc)) {
-    return ReadLd(doc, headers, limits, event);
+    return ReadLd(doc, *headers, limits, event);
   }
   const auto data = doc.find("data");
   if (data != doc.end() && data->is_array()) {
@@ -248,35 +248,35 @@ absl::Status ReadUnannounced(absl::string_view body, const json& doc,
         doc, HasNormalizedV2Attributes(doc) ? v1::NORMALIZED : v1::KEY_VALUES,
         limits, event);
   }
-  return Custom(body, headers, event);
+  return Custom(body, *headers, event);
 }
 
-absl::Status ReadBody(absl::string_view body, NotificationHeaders& headers,
+absl::Status ReadBody(absl::string_view body, NotificationHeaders* headers,
                       const ParseLimits& limits, v1::NgsiEvent* event) {
-  const Announced announced = AnnouncementOf(headers);
+  const Announced announced = AnnouncementOf(*headers);
   // Orion sends no body at all for a custom `payload: null`.
   if (body.empty() || announced == Announced::kCustom) {
-    return Custom(body, headers, event);
+    return Custom(body, *headers, event);
   }
   const common::JsonLimits json_limits{limits.max_depth};
   if (announced == Announced::kNothing) {
-    if (!MayBeNgsiJson(body, headers.media_type)) {
-      return Custom(body, headers, event);
+    if (!MayBeNgsiJson(body, headers->media_type)) {
+      return Custom(body, *headers, event);
     }
     absl::StatusOr<json> doc = common::ParseJson(body, json_limits);
-    if (!doc.ok()) return Custom(body, headers, event);  // checks UTF-8
+    if (!doc.ok()) return Custom(body, *headers, event);  // checks UTF-8
     return ReadUnannounced(body, *doc, headers, limits, false, event);
   }
   absl::StatusOr<json> doc = common::ParseJson(body, json_limits);
   if (!doc.ok()) {
-    const std::string& name = headers.ld_attrs_format ? *headers.ld_attrs_format
-                              : headers.v2_attrs_format
-                                  ? *headers.v2_attrs_format
-                                  : headers.media_type;
+    const std::string& name =
+        headers->ld_attrs_format   ? *headers->ld_attrs_format
+        : headers->v2_attrs_format ? *headers->v2_attrs_format
+                                   : headers->media_type;
     return absl::InvalidArgumentError(absl::StrCat(
         name, " notification body: ", doc.status().message()));
   }
-  return ReadAnnounced(*doc, headers, limits, event);
+  return ReadAnnounced(*doc, *headers, limits, event);
 }
 
 absl::Status SetRequestLine(const NotificationRequest& request,
@@ -339,7 +339,7 @@ absl::StatusOr<v1::NgsiEvent> ParseNotification(
     NB_RETURN_IF_ERROR(
         ConsumeNotificationHeader(name, value, &headers, &event));
   }
-  NB_RETURN_IF_ERROR(ReadBody(request.body, headers, limits, &event));
+  NB_RETURN_IF_ERROR(ReadBody(request.body, &headers, limits, &event));
   NB_RETURN_IF_ERROR(FinishEnvelope(request, headers, &event));
   return event;
 }

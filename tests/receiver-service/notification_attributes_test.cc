@@ -39,7 +39,7 @@ v1::NgsiEvent Parse(const std::string& body,
   return event.ok() ? *std::move(event) : v1::NgsiEvent();
 }
 
-TEST(NotificationAttributesTest, LdNormalizedKeepsGeoRelationshipAndSubProperties) {
+TEST(NotificationAttributesTest, LdNormalizedKeepsGeoRelationshipSubProps) {
   const v1::NgsiEvent event =
       Fixture("ld-01-normalized-link-geo-rel-observedAt");
   ASSERT_EQ(event.entities_size(), 1);
@@ -188,7 +188,9 @@ TEST(NotificationAttributesTest, CrossFormatIsNgsiV2ButKeepsOrionLdUserAgent) {
   const v1::Entity& entity = event.entities(0);
   EXPECT_EQ(entity.type(), "https://uri.etsi.org/ngsi-ld/default-context/T");
   EXPECT_TRUE(
-      entity.attrs().at("https://uri.etsi.org/ngsi-ld/default-context/P1").bare());
+      entity.attrs()
+          .at("https://uri.etsi.org/ngsi-ld/default-context/P1")
+          .bare());
   // Orion's own NGSIv2 notifications do not keep the User-Agent.
   EXPECT_FALSE(
       Fixture("v2-02-keyValues").headers().contains("user-agent"));
@@ -225,7 +227,8 @@ TEST(NotificationAttributesTest, MqttWrapperMetadataActsAsHeaders) {
 }
 
 TEST(NotificationAttributesTest, V2MetadataAndBuiltinsStayAsSent) {
-  const v1::Entity entity = Fixture("v2-33-previousValue-actionType").entities(0);
+  const v1::Entity entity =
+      Fixture("v2-33-previousValue-actionType").entities(0);
   const v1::Attribute& b = entity.attrs().at("B");
   EXPECT_EQ(b.type(), "Number");
   EXPECT_EQ(Json(b.value()), 20);
@@ -242,7 +245,8 @@ TEST(NotificationAttributesTest, V2MetadataAndBuiltinsStayAsSent) {
   const v1::Attribute null_value =
       Fixture("v2-41-datetime-null-value").entities(0).attrs().at("T");
   EXPECT_TRUE(null_value.has_value());
-  EXPECT_EQ(null_value.value().kind_case(), google::protobuf::Value::kNullValue);
+  EXPECT_EQ(null_value.value().kind_case(),
+            google::protobuf::Value::kNullValue);
 }
 
 TEST(NotificationAttributesTest, V2EntityDeleteIsMarkedAndKeptAsAttribute) {
@@ -270,7 +274,7 @@ TEST(NotificationAttributesTest, V2EnvelopeFieldsComeFromHeaders) {
   EXPECT_EQ(tenant.query(), "S=my-s1&t=my-fgm");
 }
 
-TEST(NotificationAttributesTest, LegacyNgsiV1KeepsMetadatasStatusAndOriginator) {
+TEST(NotificationAttributesTest, LegacyNgsiV1KeepsMetadatasStatusOriginator) {
   const v1::NgsiEvent event = Fixture("v2-06-legacy-ngsiv1");
   EXPECT_EQ(event.originator(), "localhost");
   EXPECT_EQ(event.attrs_format(), "");
@@ -292,7 +296,8 @@ TEST(NotificationAttributesTest, CustomBodiesAreVerbatimWithContentType) {
   EXPECT_EQ(empty.format(), v1::CUSTOM);
   EXPECT_THAT(empty.body(), IsEmpty());
   EXPECT_THAT(empty.content_type(), IsEmpty());
-  const v1::NgsiEvent headers = Fixture("v2-12-custom-delete-with-text-payload");
+  const v1::NgsiEvent headers =
+      Fixture("v2-12-custom-delete-with-text-payload");
   EXPECT_EQ(headers.method(), "DELETE");
   EXPECT_THAT(headers.headers(),
               UnorderedElementsAre(Pair("entity-id", "E1"),
@@ -379,8 +384,9 @@ TEST(NotificationAttributesTest, LinkToSomethingElseIsKeptAsHeader) {
   EXPECT_THAT(event.contexts(), IsEmpty());
   EXPECT_EQ(event.service(), "a");
   EXPECT_THAT(event.headers(),
-              UnorderedElementsAre(Pair("link", R"(<https://x/next>; rel="next")"),
-                                   Pair("ngsild-tenant", "b")));
+              UnorderedElementsAre(
+                  Pair("link", R"(<https://x/next>; rel="next")"),
+                  Pair("ngsild-tenant", "b")));
 }
 
 TEST(NotificationAttributesTest, UnannouncedJsonThatIsNotNgsiIsCustom) {

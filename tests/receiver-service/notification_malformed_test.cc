@@ -94,7 +94,8 @@ std::vector<Malformed> Cases() {
        "GeoJSON notification has no \"data\" FeatureCollection"},
       {"GeoJsonFeatureWithoutId",
        {{"Content-Type", "application/geo+json"}},
-       R"({"data":{"type":"FeatureCollection","features":[{"type":"Feature"}]}})",
+       R"({"data":{"type":"FeatureCollection",
+           "features":[{"type":"Feature"}]}})",
        "feature 0 has no \"id\""},
       {"InvalidUtf8InNgsiBody", kV2Normalized,
        "{\"data\":[{\"id\":\"\xC3\x28\"}]}", "invalid UTF-8 at byte offset 16"},
@@ -149,7 +150,8 @@ TEST(NotificationLimitsTest, DepthLimitIsTheConfiguredOne) {
   limits.max_depth = 5;
   const auto event = ParseNotification(request, limits);
   ASSERT_FALSE(event.ok());
-  EXPECT_THAT(std::string(event.status().message()), HasSubstr("deeper than 5"));
+  EXPECT_THAT(std::string(event.status().message()),
+              HasSubstr("deeper than 5"));
 }
 
 TEST(NotificationLimitsTest, EmptyBodyIsNotMalformed) {

@@ -1,5 +1,7 @@
 #include "receiver-service/notification_parser.h"
 
+#include <chrono>
+#include <cstdio>
 #include <map>
 #include <string>
 
@@ -29,6 +31,7 @@ struct Expected {
 // What each recorded notification must be read as. A fixture added to
 // ../shared later is still parsed and round-tripped by the test below;
 // listing it here also pins its format.
+// clang-format off
 const std::map<std::string, Expected>& KnownFixtures() {
   static const auto* known = new std::map<std::string, Expected>{
       {"ld-01-normalized-link-geo-rel-observedAt", {v1::NGSI_LD, v1::NORMALIZED, 1}},
@@ -95,6 +98,7 @@ const std::map<std::string, Expected>& KnownFixtures() {
   };
   return *known;
 }
+// clang-format on
 
 // NGSIv1 lists are keyed by "name": their order carries no meaning (and
 // the event keeps attributes in a map), so both sides are sorted by name.
@@ -252,6 +256,32 @@ TEST(NotificationFixturesTest, FolderHoldsEveryKnownFixture) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end())
         << name;
   }
+}
+
+// Throughput on this machine, for humans (timing asserts would be flaky):
+// receiver_test --gtest_also_run_disabled_tests --gtest_filter=*Throughput*
+TEST(NotificationParserThroughput, DISABLED_ParsesEveryFixtureRepeatedly) {
+  std::vector<NotificationRequest> requests;
+  for (const std::string& name :
+       testing::ListNotificationFixtures(FixtureDir())) {
+    auto fixture = testing::LoadNotificationFixture(FixtureDir(), name);
+    ASSERT_TRUE(fixture.ok()) << fixture.status();
+    requests.push_back(ToRequest(*fixture));
+  }
+  ASSERT_FALSE(requests.empty());
+  constexpr int kRounds = 2000;
+  const auto start = std::chrono::steady_clock::now();
+  size_t parsed = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (const NotificationRequest& request : requests) {
+      parsed += ParseNotification(request).ok() ? 1 : 0;
+    }
+  }
+  const std::chrono::duration<double> elapsed =
+      std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(parsed, kRounds * requests.size());
+  std::printf("%.0f notifications/s on one thread\n",
+              static_cast<double>(parsed) / elapsed.count());
 }
 
 }  // namespace

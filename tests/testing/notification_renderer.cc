@@ -43,7 +43,9 @@ json RenderV2Attribute(const v1::Attribute& attr, bool top_level) {
 json RenderV2Entity(const v1::Entity& entity) {
   if (entity.values_size() > 0 || (!entity.has_id() && !entity.has_type())) {
     json values = json::array();
-    for (const auto& value : entity.values()) values.push_back(ValueToJson(value));
+    for (const auto& value : entity.values()) {
+      values.push_back(ValueToJson(value));
+    }
     return values;
   }
   json out = json::object();
@@ -198,7 +200,9 @@ std::string MillisecondUtc(const google::protobuf::Timestamp& time) {
   // TimeUtil drops a zero fraction; Orion-LD always writes milliseconds.
   std::string text = google::protobuf::util::TimeUtil::ToString(time);
   const size_t dot = text.find('.');
-  if (dot == std::string::npos) return text.substr(0, text.size() - 1) + ".000Z";
+  if (dot == std::string::npos) {
+    return text.substr(0, text.size() - 1) + ".000Z";
+  }
   return text.substr(0, dot + 4) + "Z";
 }
 
@@ -207,7 +211,9 @@ json RenderLd(const v1::NgsiEvent& event) {
   SetIfNotEmpty("id", event.notification_id(), &out);
   out["type"] = "Notification";
   SetIfNotEmpty("subscriptionId", event.subscription_id(), &out);
-  if (event.has_notified_at()) out["notifiedAt"] = MillisecondUtc(event.notified_at());
+  if (event.has_notified_at()) {
+    out["notifiedAt"] = MillisecondUtc(event.notified_at());
+  }
   const bool inline_context = absl::StartsWith(
       absl::AsciiStrToLower(event.content_type()), "application/ld+json");
   if (inline_context && event.contexts_size() > 0) {
@@ -240,7 +246,8 @@ json RenderLd(const v1::NgsiEvent& event) {
     }
   }
   if (wrapper_metadata.is_object()) {
-    return {{"body", std::move(out)}, {"metadata", std::move(wrapper_metadata)}};
+    return {{"body", std::move(out)},
+            {"metadata", std::move(wrapper_metadata)}};
   }
   return out;
 }
