@@ -33,8 +33,18 @@ if [[ "$(protoc-gen-go-grpc --version 2>/dev/null || true)" != "protoc-gen-go-gr
   GOTOOLCHAIN=local GOBIN=/usr/local/bin \
     go install "google.golang.org/grpc/cmd/protoc-gen-go-grpc@${NGSI_PROTOC_GEN_GO_GRPC_VERSION}"
 fi
-# The module cache answers `go test` offline afterwards (fast when present).
-(cd clients/go && GOTOOLCHAIN=local go mod download)
+# The module cache answers `go test` offline afterwards; compiling the test
+# binaries once (per go.sum change) warms the build cache, so that the tests
+# do not spend a minute compiling grpc-go on a new machine.
+go_sum="$(sha256sum clients/go/go.sum | cut -d' ' -f1)"
+go_marker="$(GOTOOLCHAIN=local go env GOCACHE)/ngsi-bridge-go-client.sha256"
+if [[ "$(cat "$go_marker" 2>/dev/null || true)" != "$go_sum" ]]; then
+  echo "install-deps: go mod download and build clients/go (once per go.sum change)"
+  (cd clients/go && GOTOOLCHAIN=local go mod download &&
+    GOTOOLCHAIN=local go generate ./ngsibridgev1 &&
+    GOTOOLCHAIN=local go test -count=1 -run '^$' ./... >/dev/null)
+  echo "$go_sum" >"$go_marker"
+fi
 
 # Maven: resolve every plugin, protoc binary and dependency (the Spark profile
 # too) into ~/.m2 once per pom.xml change, so that tests run `mvn -o`. Running
@@ -48,4 +58,4 @@ if [[ "$(cat "$java_marker" 2>/dev/null || true)" != "$java_pom_sum" ]]; then
   mkdir -p "${HOME}/.m2"
   echo "$java_pom_sum" >"$java_marker"
 fi
-unset java_go_missing java_pom_sum java_marker
+unset java_go_missing java_pom_sum java_marker go_sum go_marker
