@@ -15,7 +15,7 @@ def ngsi_stubs(tmp_path_factory):
     """The ngsi_bridge.v1 protobuf and gRPC modules, generated from proto/
     with grpc_tools.protoc into a temporary folder (the Python client package
     will provide them later). Returns a namespace with ngsi_pb2, receiver_pb2,
-    receiver_pb2_grpc."""
+    receiver_pb2_grpc, replier_pb2, replier_pb2_grpc."""
     from grpc_tools import protoc
 
     out = tmp_path_factory.mktemp("stubs")
@@ -30,7 +30,8 @@ def ngsi_stubs(tmp_path_factory):
     sys.path.insert(0, str(out))
     try:
         modules = {name: importlib.import_module(f"ngsi_bridge.v1.{name}")
-                   for name in ("ngsi_pb2", "receiver_pb2", "receiver_pb2_grpc")}
+                   for name in ("ngsi_pb2", "receiver_pb2", "receiver_pb2_grpc",
+                                "replier_pb2", "replier_pb2_grpc")}
     finally:
         sys.path.remove(str(out))
 
