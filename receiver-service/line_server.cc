@@ -170,7 +170,13 @@ std::string FormatLine(absl::string_view format, const LogRecord& record) {
 
 LineServer::LineServer(const Options& options, EventHub* hub,
                        common::MetricsRegistry* metrics)
-    : options_(options), hub_(hub), metrics_(metrics) {
+    : options_(options),
+      hub_(hub),
+      metrics_(metrics),
+      listener_clients_(new std::atomic<int>[options.listeners.size()]) {
+  for (size_t i = 0; i < options.listeners.size(); ++i) {
+    listener_clients_[i].store(0, std::memory_order_relaxed);
+  }
   lines_sent_ = &metrics_->GetCounter("ngsi_receiver_line_lines_sent_total",
                                       "Lines written to line clients.");
   bytes_sent_ = &metrics_->GetCounter("ngsi_receiver_line_bytes_sent_total",
@@ -254,6 +260,7 @@ void LineServer::Wake() {
 }
 
 void LineServer::Enqueue(size_t index, const LogRecord& record) {
+  if (listener_clients_[index].load(std::memory_order_relaxed) == 0) return;
   // Formatted once per listener, outside the lock, shared by its clients.
   auto line = std::make_shared<const std::string>(
       FormatLine(options_.listeners[index].format, record));
@@ -366,6 +373,9 @@ void LineServer::Accept(size_t listener) {
       client->name = name;
       clients_[id] = std::move(client);
     }
+    // Counted after the client is in the map: from here on Enqueue()
+    // formats for it.
+    listener_clients_[listener].fetch_add(1, std::memory_order_relaxed);
     common::LogInfo("line client connected",
                     {{"consumer", name},
                      {"peer", absl::StrCat(host, ":", ntohs(peer.sin_port))},
@@ -441,6 +451,7 @@ void LineServer::CloseClient(int id, const char* reason) {
     clients_.erase(it);
     if (client->overflowed) ++slow_disconnects_;
   }
+  listener_clients_[client->listener].fetch_sub(1, std::memory_order_relaxed);
   close(client->fd);
   if (client->overflowed) {
     disconnects_slow_->Increment();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -99,6 +100,9 @@ class LineServer {
   common::Counter* disconnects_slow_ = nullptr;
   common::Counter* disconnects_ = nullptr;
 
+  // Clients per listener, read without mu_ so that an event is not
+  // formatted for a listener nobody is connected to.
+  std::unique_ptr<std::atomic<int>[]> listener_clients_;
   std::vector<int> listen_fds_;
   std::vector<int> ports_;
   std::vector<std::shared_ptr<EventSink>> sinks_;
