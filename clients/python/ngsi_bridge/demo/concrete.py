@@ -35,8 +35,8 @@ def default_dataset() -> Path:
         / "datasets" / "concrete_dataset.csv"
 
 
-def train(dataset: Path, seed: int = 0) -> tuple[Any, list[dict], float]:
-    """(model, held-out recipes as dicts, R^2 on them)."""
+def train(dataset: Path, seed: int = 0) -> tuple[Any, list[dict], float, int]:
+    """(model, held-out recipes as dicts, R^2 on them, training rows)."""
     import pandas as pd
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.model_selection import train_test_split
@@ -48,7 +48,7 @@ def train(dataset: Path, seed: int = 0) -> tuple[Any, list[dict], float]:
     model = RandomForestRegressor(n_estimators=60, random_state=seed, n_jobs=1)
     model.fit(train_df[FEATURES].to_numpy(), train_df[TARGET].to_numpy())
     r2 = model.score(test_df[FEATURES].to_numpy(), test_df[TARGET].to_numpy())
-    return model, test_df.to_dict("records"), r2
+    return model, test_df.to_dict("records"), r2, len(train_df)
 
 
 def recipe_entity(index: int, recipe: dict) -> dict:
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
 
     dataset = args.dataset or default_dataset()
     print(f"training RandomForestRegressor on {dataset} ...", flush=True)
-    model, recipes, r2 = train(dataset)
-    print(f"  trained on {1030 - len(recipes) if len(recipes) == 206 else 'the'} rows; "
+    model, recipes, r2, n_train = train(dataset)
+    print(f"  trained on {n_train} rows; "
           f"R^2 on {len(recipes)} held-out recipes: {r2:.3f}", flush=True)
     recipes = [recipes[i % len(recipes)] for i in range(args.count)]
 
@@ -158,6 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         query = (events.writeStream.foreachBatch(on_batch).trigger(processingTime="500 milliseconds")
                  .queryName("concrete-predictions").start())
 
+        # Warm up before feeding, so the first prediction does not pay for starting
+        # Python workers and shipping the model: the query's source is planned and
+        # each executor core has run the prediction function once.
+        spark.sparkContext.parallelize(range(2), 2).mapPartitions(
+            lambda _: [float(model.predict([[0.0] * len(FEATURES)])[0])]).collect()
+        deadline = time.monotonic() + 60
+        while not query.recentProgress and time.monotonic() < deadline:
+            if query.exception() is not None:
+                raise RuntimeError(f"the streaming query failed: {query.exception()}")
+            time.sleep(0.2)
         print(f"feeding {args.count} recipes at {args.rate:g}/s ...", flush=True)
         t0 = time.monotonic()
         for i, recipe in enumerate(recipes):
