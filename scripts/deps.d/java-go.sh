@@ -54,7 +54,8 @@ java_pom_sum="$(sha256sum clients/java/pom.xml | cut -d' ' -f1)"
 java_marker="${HOME}/.m2/ngsi-bridge-java-client.sha256"
 if [[ "$(cat "$java_marker" 2>/dev/null || true)" != "$java_pom_sum" ]]; then
   echo "install-deps: resolving clients/java (Maven Central, once per pom.xml change)"
-  mvn -B -q -f clients/java/pom.xml -Pspark test
+  mvn -B -q -f clients/java/pom.xml -Pspark test dependency:build-classpath \
+    -Dmdep.outputFile=/dev/null
   mkdir -p "${HOME}/.m2"
   echo "$java_pom_sum" >"$java_marker"
 fi

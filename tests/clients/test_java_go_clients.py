@@ -270,7 +270,11 @@ def java_run(stack):
     # (profile spark builds into target-spark/).
     reports_dir = JAVA_DIR / "target-spark" / "surefire-reports"
     shutil.rmtree(reports_dir, ignore_errors=True)
-    result = run(["mvn", "-B", "-q", "-o", "-Pspark", "test"], cwd=JAVA_DIR, env=env)
+    classpath = stack.tmp / "java-classpath.txt"
+    result = run(["mvn", "-B", "-q", "-o", "-Pspark", "test", "dependency:build-classpath",
+                  f"-Dmdep.outputFile={classpath}", "-Dmdep.includeScope=runtime"],
+                 cwd=JAVA_DIR, env=env)
+    stack.java_classpath = classpath
     reports = {}
     for report in reports_dir.glob("TEST-*.xml"):
         suite = ET.parse(report).getroot()
@@ -306,6 +310,33 @@ def test_go_client_tests_pass_against_the_services(go_run):
                  "TestResumesAfterTheLastSequenceInANewSubscription",
                  "TestServerSideFiltersMatchTheFullStream", "TestWritesBackAndReadsBackAtTheBroker"):
         assert f"--- PASS: {name}" in output, name
+
+
+def test_java_foreach_partition_example_writes_back_on_spark(stack, java_run):
+    """ForeachPartitionWriterExample under spark-submit (PySpark's Spark, local
+    mode): every CSV row is upserted through the replier and read back."""
+    must(java_run[0], "mvn -o -Pspark test")
+    pyspark = pytest.importorskip("pyspark")
+    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    # Spark brings its own Guava (-jre); grpc's -android one must not shadow it.
+    jars = [j for j in stack.java_classpath.read_text().strip().split(":")
+            if j and "/guava/" not in j]
+    classes = JAVA_DIR / "target-spark" / "classes"
+    rows = {f"{stack.run_id}-spark-{i}": 1.5 * i for i in range(1, 8)}
+    csv = stack.tmp / "predictions.csv"
+    csv.write_text("id,type,attribute,value\n"
+                   + "".join(f"{k},Mix,strength,{v}\n" for k, v in rows.items()))
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_SUBMIT_ARGS": ""}
+    result = run([str(spark_submit), "--master", "local[1]", "--conf", "spark.ui.enabled=false",
+                  "--class", "io.ngsibridge.examples.ForeachPartitionWriterExample",
+                  "--jars", ",".join(jars), "--driver-class-path", ":".join(jars),
+                  str(classes), stack.replier.address("grpc_port"), "sim", str(csv)],
+                 cwd=stack.tmp, env=env, timeout=300)
+    must(result, "spark-submit ForeachPartitionWriterExample")
+    for entity_id, value in rows.items():
+        with urllib.request.urlopen(f"{stack.sim.url}/v2/entities/{entity_id}", timeout=10) as r:
+            entity = json.loads(r.read())
+        assert entity["type"] == "Mix" and entity["strength"]["value"] == value, entity
 
 
 # --------------------------------------------------------------------------
