@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("pyspark")
 
-from conftest import make_event  # noqa: E402
+from fakes import make_event  # noqa: E402
 from ngsi_bridge.spark.datasource import NgsiStreamReader, SequenceRange, event_rows  # noqa: E402
 from ngsi_bridge.spark.writer import ReplierWriter, row_to_entity  # noqa: E402
 from ngsi_bridge.errors import EventsLostError, ReplierError  # noqa: E402

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import Start, make_event
+from fakes import Start, make_event
 from ngsi_bridge import EventSubscriber
 from ngsi_bridge.errors import EventsLostError, ReceiverError
 
