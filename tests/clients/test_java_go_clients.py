@@ -88,6 +88,14 @@ class LineClient:
             for line in f:
                 self.lines.append(line.rstrip("\n"))
 
+    def wait_for_lines(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.lines) >= count:
+                return True
+            time.sleep(0.02)
+        return False
+
     def wait_for_sequence(self, seq: int, timeout: float = 20) -> list[dict]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -130,6 +138,20 @@ def post_fixture(http_port: int, fixture: dict) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+PROBE = {"url": "http://localhost/notify", "headers": {"Content-Type": "application/json"},
+         "body": {"subscriptionId": "probe", "data": [
+             {"id": "Probe1", "type": "Probe", "n": {"type": "Number", "value": 1, "metadata": {}}}]}}
+
+
+def attach_line_client(http_port: int, lines: LineClient) -> int:
+    """Posts probe notifications until the line client gets one; returns how many."""
+    for probes in range(1, 51):
+        assert 200 <= post_fixture(http_port, PROBE) < 300
+        if lines.wait_for_lines(1, timeout=0.2):
+            return probes
+    raise AssertionError("the line listener never delivered a line")
 
 
 def sim_call(sim, method: str, path: str, body=None, service="clients", service_path="/sim"):
@@ -223,7 +245,9 @@ def stack(tmp_path_factory):
         s.receiver_grpc = receiver.address("grpc_port")
         lines = LineClient(receiver.ports["line_port"])
         try:
-            time.sleep(0.2)  # the line listener attaches its client asynchronously
+            # The listener attaches a client asynchronously: probe notifications
+            # until one comes out as a line; every later event then does too.
+            s.probes = attach_line_client(receiver.ports["http_port"], lines)
             statuses = {}
             for path in sorted(fixtures_dir.glob("*.json")):
                 statuses[path.name] = post_fixture(receiver.ports["http_port"],
@@ -243,6 +267,7 @@ def stack(tmp_path_factory):
             s.first, s.end = info["earliest"], info["latest"]
             s.accepted_fixtures, s.statuses = accepted, statuses
             s.cpp_events = lines.wait_for_sequence(s.end)
+            s.cpp_first = int(s.cpp_events[0]["sequence"])
             s.event_lines = s.tmp / "cpp-event-json.lines"
             s.event_lines.write_text("\n".join(lines.lines) + "\n", encoding="utf-8")
         finally:
@@ -253,9 +278,11 @@ def stack(tmp_path_factory):
 def test_replay_reached_the_receiver(stack):
     rejected = {name: code for name, code in stack.statuses.items() if not 200 <= code < 300}
     assert not rejected, f"receiver rejected {rejected}"
-    # One event per fixture plus one per simulator notification (5 upserts).
+    # One event per probe, per fixture and per simulator notification (5 upserts).
     assert stack.first == 1
-    assert stack.end == stack.accepted_fixtures + 5, (stack.end, stack.accepted_fixtures)
+    assert stack.end == stack.probes + stack.accepted_fixtures + 5, (
+        stack.end, stack.probes, stack.accepted_fixtures)
+    assert stack.cpp_first <= stack.probes
 
 
 # --------------------------------------------------------------------------
@@ -396,14 +423,18 @@ def first_difference(a: list[dict], b: list[dict]) -> str:
 
 def test_cpp_python_java_go_decode_the_same_events(stack, java_run, go_run):
     decoded = {
-        "c++ (event-json lines)": [e for e in stack.cpp_events if int(e["sequence"]) <= stack.end],
+        "c++ (event-json lines)": stack.cpp_events,
         "python": [json.loads(line) for line in stack.python_decoder(str(stack.end)).splitlines()],
         "java": load_jsonl(java_run[2]),
         "go": load_jsonl(go_run[1]),
     }
-    reference = decoded["python"]
-    assert len(reference) == stack.end - stack.first + 1
-    for name, events in decoded.items():
+    assert len(decoded["python"]) == stack.end - stack.first + 1
+    # The line client saw everything from its first probe on.
+    in_range = {name: [e for e in events if stack.cpp_first <= int(e["sequence"]) <= stack.end]
+                for name, events in decoded.items()}
+    reference = in_range["python"]
+    assert len(reference) == stack.end - stack.cpp_first + 1
+    for name, events in in_range.items():
         assert events == reference, f"{name} differs from python: {first_difference(events, reference)}"
 
 
