@@ -53,6 +53,25 @@ ABSL_FLAG(int64_t, subscriber_queue, 1024,
 ABSL_FLAG(int64_t, line_client_buffer_bytes, int64_t{16} << 20,
           "Bytes queued for one line client; a client that stops reading is "
           "disconnected when it passes this.");
+ABSL_FLAG(std::string, subscriptions_file, "",
+          "YAML or JSON file of the broker subscriptions the receiver keeps "
+          "healthy (created, fixed, re-activated); empty manages none.");
+ABSL_FLAG(std::string, callback_url, "",
+          "URL brokers notify (the receiver's externally reachable address); "
+          "\"{http_port}\" stands for the bound HTTP port.");
+ABSL_FLAG(int64_t, reconcile_interval_seconds, 60,
+          "Seconds between two reconciliations of --subscriptions_file.");
+ABSL_FLAG(bool, prune_subscriptions, false,
+          "Delete the broker subscriptions this receiver created that are no "
+          "longer in --subscriptions_file.");
+ABSL_FLAG(bool, backfill, true,
+          "After downtime or a failing subscription, query the broker for "
+          "the entities changed meanwhile and append them as backfill "
+          "events.");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory for the receiver's small state (the backfill watermark "
+          "per subscription); empty keeps it in memory, so no backfill "
+          "after a restart.");
 
 namespace nb = ngsi_bridge;
 
@@ -87,6 +106,13 @@ int main(int argc, char** argv) {
   config.subscriber_queue = absl::GetFlag(FLAGS_subscriber_queue);
   config.line_client_buffer_bytes =
       absl::GetFlag(FLAGS_line_client_buffer_bytes);
+  config.subscriptions_file = absl::GetFlag(FLAGS_subscriptions_file);
+  config.callback_url = absl::GetFlag(FLAGS_callback_url);
+  config.reconcile_interval_seconds =
+      absl::GetFlag(FLAGS_reconcile_interval_seconds);
+  config.prune_subscriptions = absl::GetFlag(FLAGS_prune_subscriptions);
+  config.backfill = absl::GetFlag(FLAGS_backfill);
+  config.state_dir = absl::GetFlag(FLAGS_state_dir);
   config.line_listeners.clear();
   if (absl::GetFlag(FLAGS_line_port) >= 0) {
     config.line_listeners.push_back(

@@ -77,6 +77,11 @@ absl::Status ReceiverConfig::Validate() const {
                        listener.format, "'"));
     }
   }
+  if (reconcile_interval_seconds <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--reconcile_interval_seconds must be positive; got ",
+                     reconcile_interval_seconds));
+  }
   return absl::OkStatus();
 }
 

@@ -40,6 +40,15 @@ struct ReceiverConfig {
   int64_t subscriber_queue = 1024;  // live events queued per gRPC subscriber
   int64_t line_client_buffer_bytes = int64_t{16} << 20;
 
+  // Broker subscriptions the receiver keeps healthy, and gap backfill.
+  std::string subscriptions_file;  // "" = the receiver manages none
+  // What brokers notify; "{http_port}" stands for the bound HTTP port.
+  std::string callback_url;
+  int64_t reconcile_interval_seconds = 60;
+  bool prune_subscriptions = false;
+  bool backfill = true;
+  std::string state_dir;  // "" = backfill watermarks kept in memory only
+
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
 };

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "common/log.h"
 #include "nlohmann/json.hpp"
+#include "receiver-service/subscriptions_file.h"
 
 namespace ngsi_bridge::receiver {
 
@@ -145,6 +148,10 @@ absl::Status ReceiverServer::Start() {
       [this] { return ready_.load(std::memory_order_acquire); });
   if (!admin.ok()) return admin.status();
   admin_ = std::move(*admin);
+  admin_->AddEndpoint("/subscriptions", [this] {
+    return common::AdminResponse{200, "application/json",
+                                 subscription_board_.RenderJson()};
+  });
   if (absl::Status status = admin_->Start(); !status.ok()) return status;
 
   if (absl::Status status = line_->Start(); !status.ok()) return status;
@@ -158,10 +165,52 @@ absl::Status ReceiverServer::Start() {
   grpc_port_ = grpc->port;
 
   if (absl::Status status = intake_->Start(); !status.ok()) return status;
+  // After intake: the callback URL may name the port just bound, and a
+  // broker notifies as soon as a subscription exists.
+  if (absl::Status status = StartSubscriptions(); !status.ok()) return status;
   started_ = true;
   ready_.store(true, std::memory_order_release);
   PrintListeningLine();
   return absl::OkStatus();
+}
+
+absl::Status ReceiverServer::StartSubscriptions() {
+  if (config_.subscriptions_file.empty()) return absl::OkStatus();
+  absl::StatusOr<std::vector<SubscriptionSpec>> specs =
+      LoadSubscriptionsFile(config_.subscriptions_file);
+  if (!specs.ok()) return specs.status();
+  SubscriptionReconciler::Options options;
+  options.specs = *std::move(specs);
+  options.callback_url = absl::StrReplaceAll(
+      config_.callback_url, {{"{http_port}", absl::StrCat(intake_->port())}});
+  options.interval = absl::Seconds(config_.reconcile_interval_seconds);
+  options.prune = config_.prune_subscriptions;
+  options.backfill = config_.backfill;
+  if (!config_.state_dir.empty()) {
+    options.state_file = config_.state_dir + "/subscriptions-state.json";
+  } else if (config_.backfill) {
+    common::LogWarning(
+        "no --state_dir: backfill watermarks are not kept across restarts, "
+        "so changes made while the receiver is down are not backfilled");
+  }
+  for (const LineListenerConfig& listener : config_.line_listeners) {
+    options.backfill_options.keep_request =
+        options.backfill_options.keep_request ||
+        LineFormatNeedsRequest(listener.format);
+  }
+  broker_transport_ =
+      std::make_unique<HttpBrokerTransport>(absl::Seconds(10));
+  auto reconciler = SubscriptionReconciler::Create(
+      options, broker_transport_.get(), log_.get(), hub_.get(),
+      &subscription_board_, &metrics_);
+  if (!reconciler.ok()) return reconciler.status();
+  reconciler_ = *std::move(reconciler);
+  subscription_board_.RegisterMetrics(&metrics_);
+  common::LogInfo("subscriptions loaded",
+                  {{"file", config_.subscriptions_file},
+                   {"count", static_cast<int64_t>(options.specs.size())},
+                   {"callback_url", options.callback_url}});
+  return reconciler_->Start();
 }
 
 void ReceiverServer::PrintListeningLine() const {
@@ -194,6 +243,8 @@ void ReceiverServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   ready_.store(false, std::memory_order_release);
+  // The reconciler appends backfill events: stopped before the log closes.
+  if (reconciler_) reconciler_->Shutdown();
   // Stop intake first: requests in flight finish (their events are in the
   // log and reach consumers), new ones are refused.
   if (intake_) intake_->Shutdown();

@@ -16,6 +16,8 @@
 #include "receiver-service/notification_handler.h"
 #include "receiver-service/receiver_config.h"
 #include "receiver-service/subscribe_reactor.h"
+#include "receiver-service/subscription_reconciler.h"
+#include "receiver-service/subscription_status.h"
 
 namespace ngsi_bridge::receiver {
 
@@ -60,6 +62,12 @@ class ReceiverServer {
   std::unique_ptr<LineServer> line_;
   std::unique_ptr<IntakeServer> intake_;
   std::unique_ptr<common::AdminServer> admin_;
+  // Declared broker subscriptions (--subscriptions_file); the reconciler
+  // exists only when a file is given.
+  absl::Status StartSubscriptions();
+  SubscriptionStatusBoard subscription_board_;
+  std::unique_ptr<BrokerTransport> broker_transport_;
+  std::unique_ptr<SubscriptionReconciler> reconciler_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   std::atomic<bool> ready_{false};
