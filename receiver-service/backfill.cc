@@ -59,8 +59,13 @@ std::string BrokerIsoTime(absl::Time time) {
 }
 
 Backfiller::Backfiller(const Options& options, BrokerTransport* transport,
-                       EventLog* log, EventHub* hub)
-    : options_(options), transport_(transport), log_(log), hub_(hub) {}
+                       EventLog* log, EventHub* hub,
+                       const absl::Notification* cancel)
+    : options_(options),
+      transport_(transport),
+      log_(log),
+      hub_(hub),
+      cancel_(cancel) {}
 
 absl::StatusOr<int64_t> Backfiller::Run(const SubscriptionSpec& spec,
                                         absl::string_view subscription_id,
@@ -72,6 +77,9 @@ absl::StatusOr<int64_t> Backfiller::Run(const SubscriptionSpec& spec,
   int64_t appended = 0;
   for (const EntitySelector& selector : spec.entities) {
     for (int64_t offset = 0;; offset += options_.page_size) {
+      if (cancel_ != nullptr && cancel_->HasBeenNotified()) {
+        return absl::CancelledError("backfill stopped: shutting down");
+      }
       BrokerRequest request;
       request.path = path;
       request.query =

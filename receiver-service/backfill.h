@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "receiver-service/broker_client.h"
 #include "receiver-service/event_hub.h"
@@ -34,14 +35,18 @@ class Backfiller {
     bool keep_request = false;
   };
 
+  // Run() stops early with kCancelled once `cancel` (may be null) is
+  // notified: the receiver is shutting down.
   Backfiller(const Options& options, BrokerTransport* transport,
-             EventLog* log, EventHub* hub);
+             EventLog* log, EventHub* hub,
+             const absl::Notification* cancel = nullptr);
 
   // Backfills `spec` (whose broker id is `subscription_id`) with what
   // changed after `since`. Returns the entities appended. kUnavailable
   // when the broker cannot be reached or the log is closed;
   // kInvalidArgument when the broker's answer is not an entity list;
-  // kResourceExhausted past max_entities (what was appended stays).
+  // kResourceExhausted past max_entities (what was appended stays);
+  // kCancelled on shutdown.
   // Blocks on the broker.
   absl::StatusOr<int64_t> Run(const SubscriptionSpec& spec,
                               absl::string_view subscription_id,
@@ -52,6 +57,7 @@ class Backfiller {
   BrokerTransport* const transport_;
   EventLog* const log_;
   EventHub* const hub_;
+  const absl::Notification* const cancel_;
 };
 
 // "2026-11-25T10:00:00.000Z", the form brokers show and accept.

@@ -123,7 +123,7 @@ SubscriptionReconciler::SubscriptionReconciler(
       board_(board),
       metrics_(metrics),
       watermarks_(std::move(watermarks)),
-      backfiller_(options.backfill_options, transport, log, hub) {
+      backfiller_(options.backfill_options, transport, log, hub, &stop_) {
   std::vector<std::string> names;
   for (const SubscriptionSpec& spec : options_.specs) {
     names.push_back(spec.name);
@@ -182,7 +182,6 @@ void SubscriptionReconciler::CountChange(absl::string_view action) {
 }
 
 ReconcileSummary SubscriptionReconciler::ReconcileOnce() {
-  absl::MutexLock lock(&pass_mu_);
   // Subscriptions are listed per broker and tenant: group the specs so
   // each listing is fetched once.
   std::map<std::tuple<std::string, int, std::string>, Group> groups;
@@ -304,6 +303,7 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
   }
 
   for (const SubscriptionSpec* spec : group.specs) {
+    if (stop_.HasBeenNotified()) return;  // shutting down
     const std::string callback =
         spec->callback_url.empty() ? options_.callback_url : spec->callback_url;
     SubscriptionState state;

@@ -6,10 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
@@ -53,8 +51,9 @@ struct ReconcileSummary {
 //
 // Owned by ReceiverServer. Start() runs a pass at once and then every
 // `interval` on a thread of its own; Shutdown() stops and joins
-// (idempotent, also from the destructor). ReconcileOnce() may be called
-// directly when the thread is not started (tests).
+// (idempotent, also from the destructor). Thread-compatible: the board it
+// writes is thread-safe, but ReconcileOnce() runs one pass at a time, so it
+// is called directly only when the thread is not started (tests).
 class SubscriptionReconciler {
  public:
   struct Options {
@@ -91,8 +90,7 @@ class SubscriptionReconciler {
                          common::MetricsRegistry* metrics,
                          std::unique_ptr<BackfillWatermarks> watermarks);
   void Run();
-  void ReconcileGroup(const Group& group, ReconcileSummary* summary)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass_mu_);
+  void ReconcileGroup(const Group& group, ReconcileSummary* summary);
   void CountChange(absl::string_view action);
 
   const Options options_;
@@ -100,16 +98,15 @@ class SubscriptionReconciler {
   SubscriptionStatusBoard* const board_;
   common::MetricsRegistry* const metrics_;
   const std::unique_ptr<BackfillWatermarks> watermarks_;
+  absl::Notification stop_;  // before backfiller_, which points at it
   Backfiller backfiller_;
 
-  // Only the pass running (one at a time: the thread, or a test) touches
-  // these; the mutex makes a test's pass and the thread's exclusive.
-  absl::Mutex pass_mu_;
-  bool first_pass_ ABSL_GUARDED_BY(pass_mu_) = true;
+  // Touched only by the pass running: the thread's, or a test's when the
+  // thread is not started (ReconcileOnce() is thread-compatible).
+  bool first_pass_ = true;
   // Ours left the file and kept (no --prune_subscriptions): logged once.
-  std::set<std::string> reported_orphans_ ABSL_GUARDED_BY(pass_mu_);
+  std::set<std::string> reported_orphans_;
 
-  absl::Notification stop_;
   std::thread thread_;
   bool started_ = false;
 };
