@@ -170,7 +170,7 @@ func slowCopy(dst io.Writer, src io.Reader) {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
 			}
-			time.Sleep(2 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond)
 		}
 		if err != nil {
 			return

@@ -270,7 +270,7 @@ class LiveServicesTest {
             out.write(buffer, 0, n);
             out.flush();
             if (throttle) {
-              Thread.sleep(2);
+              Thread.sleep(5);
             }
           }
         } catch (IOException | InterruptedException ignored) {
