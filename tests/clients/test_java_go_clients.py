@@ -451,3 +451,41 @@ def test_ngsi_tail_reports_a_start_no_longer_retained(stack, ngsi_tail):
                     "--end", "12"], cwd=stack.tmp, env=dict(os.environ), timeout=60)
         assert [int(json.loads(line)["sequence"]) for line in must(kept, "ngsi-tail").splitlines()] \
             == list(range(8, 13))
+
+
+def test_ngsi_tail_follows_live_events_and_stops_on_sigterm(stack, ngsi_tail):
+    import select
+    import signal
+    with RunningService("ngsi-receiver") as live:
+        process = subprocess.Popen(
+            [str(ngsi_tail), "--addr", live.address("grpc_port"), "--from", "latest",
+             "--format", "line"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            def next_line(timeout: float) -> str | None:
+                ready, _, _ = select.select([process.stdout], [], [], timeout)
+                return process.stdout.readline() if ready else None
+
+            # The subscription starts asynchronously: probe until one shows.
+            for _ in range(50):
+                assert 200 <= post_fixture(live.ports["http_port"], PROBE) < 300
+                line = next_line(0.2)
+                if line:
+                    break
+            assert line and " Probe Probe1 n=1" in line, line
+            while next_line(0.2):  # probes still in flight
+                pass
+            room = {"headers": {"Content-Type": "application/json", "Fiware-Service": "live",
+                                "Fiware-ServicePath": "/floor1"},
+                    "body": {"subscriptionId": "s", "data": [
+                        {"id": "Room9", "type": "Room",
+                         "temperature": {"type": "Number", "value": 21.5, "metadata": {}}}]}}
+            assert 200 <= post_fixture(live.ports["http_port"], room) < 300
+            line = next_line(10)
+            assert line and line.split(" ")[2:] == [
+                "live", "/floor1", "NORMALIZED", "Room", "Room9", "temperature=21.5\n"], line
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0, process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
