@@ -34,6 +34,16 @@ int BrokerConfig::EffectiveMaxEntities() const {
 
 std::string RedactBrokerFlag(const std::string& text) {
   std::vector<std::string> options = absl::StrSplit(text, ',');
+  // NAME=scheme://user:password@host/... keeps only "***@host".
+  std::string& url = options[0];
+  const size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    const size_t start = scheme + 3;
+    const size_t at = url.find('@', start);
+    if (at != std::string::npos && at < url.find('/', start)) {
+      url.replace(start, at - start, "***");
+    }
+  }
   for (std::string& option : options) {
     if (IsSecretOption(option)) {
       option = absl::StrCat(option.substr(0, option.find('=')), "=***");
@@ -62,6 +72,12 @@ absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
   }
   if (absl::StrContains(out.url, "?") || absl::StrContains(out.url, "#")) {
     return bad("URL must not carry a query or fragment");
+  }
+  // user:password@ would end up in ListBrokers and logs.
+  const size_t authority = out.url.find("://") + 3;
+  if (out.url.substr(authority, out.url.find('/', authority) - authority)
+          .find('@') != std::string::npos) {
+    return bad("URL must not carry credentials (use token= or auth=)");
   }
   for (size_t i = 1; i < options.size(); ++i) {
     const std::vector<std::string> kv =

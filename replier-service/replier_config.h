@@ -75,7 +75,8 @@ struct ReplierConfig {
 // Error messages never contain token/auth values.
 absl::Status ParseBroker(const std::string& text, BrokerConfig& out);
 
-// `text` with the values of token= and auth= replaced by "***", for logs.
+// `text` with the values of token= and auth= and a URL's user:password@
+// replaced by "***", for logs and error messages.
 std::string RedactBrokerFlag(const std::string& text);
 
 }  // namespace ngsi_bridge::replier

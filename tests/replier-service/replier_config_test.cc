@@ -88,6 +88,10 @@ TEST(ReplierConfigTest, RejectsNonPositiveLimits) {
               HasSubstr("timeout_ms=abc"));
   EXPECT_THAT(ParseBroker("o=http://x?a=1", broker).message(),
               HasSubstr("query"));
+  const absl::Status userinfo = ParseBroker("o=http://u:pw@x/orion", broker);
+  EXPECT_THAT(userinfo.message(), HasSubstr("credentials"));
+  EXPECT_THAT(userinfo.message(), HasSubstr("http://***@x/orion"));
+  EXPECT_TRUE(ParseBroker("o=http://x/a@b", broker).ok());
 }
 
 }  // namespace
