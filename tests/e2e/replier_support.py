@@ -3,6 +3,7 @@ broker simulator, entity builders and broker read-back."""
 from __future__ import annotations
 
 import json
+import time
 import urllib.parse
 import urllib.request
 
@@ -101,6 +102,16 @@ def v2_count(sim, headers=None):
     return int(answer.get("Fiware-Total-Count", "0"))
 
 
-def writes(sim, prefix):
-    """Logged requests whose path starts with `prefix`."""
-    return [r for r in sim.requests() if r["path"].startswith(prefix)]
+def writes(sim, prefix, at_least=1):
+    """Logged requests whose path starts with `prefix`. The simulator logs a
+    request after answering it, so the replier can be done before the log
+    is: wait (up to 5 s) for `at_least` entries and for the log to settle."""
+    deadline = time.monotonic() + 5
+    previous = None
+    while True:
+        found = [r for r in sim.requests() if r["path"].startswith(prefix)]
+        if (len(found) >= at_least and previous is not None
+                and len(found) == len(previous)) or time.monotonic() > deadline:
+            return found
+        previous = found
+        time.sleep(0.05)

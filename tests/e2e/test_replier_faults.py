@@ -42,9 +42,9 @@ def codes(response):
     return [r.code for r in response.results]
 
 
-def applied_calls(sim, path):
+def applied_calls(sim, path, at_least=1):
     """Requests the broker really processed (not failed by a fault)."""
-    return [c for c in writes(sim, path) if (c["status"] or 999) < 300]
+    return [c for c in writes(sim, path, at_least) if (c["status"] or 999) < 300]
 
 
 def test_create_through_503s_and_dropped_connections_applies_each_entity_once(
@@ -56,7 +56,7 @@ def test_create_through_503s_and_dropped_connections_applies_each_entity_once(
     response = replier.write("orion", pb.OPERATION_CREATE, entities)
     assert codes(response) == [OK] * 50
     assert v2_count(sim) == 50
-    processed = applied_calls(sim, "/v2/op/update")
+    processed = applied_calls(sim, "/v2/op/update", at_least=5)
     assert len(processed) == 1
     ids = [e["id"] for e in json.loads(processed[0]["body"])["entities"]]
     assert sorted(ids) == sorted(f"R{i}" for i in range(50))
@@ -70,7 +70,8 @@ def test_ld_upsert_through_faults_loses_nothing(replier, sim, pb, ngsi_stubs):
     entities = [ld_entity(ngsi_stubs, f"urn:ngsi-ld:R:{i}", P=i) for i in range(250)]
     response = replier.write("ld", pb.OPERATION_UPSERT, entities)
     assert response.succeeded == 250
-    sent = [e["id"] for c in applied_calls(sim, "/ngsi-ld/v1/entityOperations/upsert")
+    sent = [e["id"] for c in applied_calls(sim, "/ngsi-ld/v1/entityOperations/upsert",
+                                           at_least=response.broker_calls + 2)
             for e in json.loads(c["body"])]
     assert sent == [e.id for e in entities]  # each exactly once, in order
 
