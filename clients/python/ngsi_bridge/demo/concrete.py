@@ -61,7 +61,8 @@ def recipe_entity(index: int, recipe: dict) -> dict:
 def predict_and_write(model: Any, replier: str, broker: str):
     """The executor-side function of each micro-batch partition: predicts every
     row, writes the predictions back through the replier (batched upsert) and
-    yields one result tuple per row for the driver's live output."""
+    yields one result tuple per row for the driver's live output. ``model`` is
+    a Spark broadcast of the regressor (shipped once per executor, not per task)."""
     def run(rows: Iterator[Any]) -> Iterator[tuple]:
         import numpy as np
         from ngsi_bridge.spark.writer import ReplierWriter
@@ -69,7 +70,7 @@ def predict_and_write(model: Any, replier: str, broker: str):
         if not rows:
             return iter(())
         x = np.array([[float(r.attrs[f]) for f in FEATURES] for r in rows])
-        predicted = model.predict(x)
+        predicted = model.value.predict(x)
         out = []
         for row, value in zip(rows, predicted):
             actual = float(row.attrs[TARGET]) if row.attrs.get(TARGET) is not None else float("nan")
@@ -138,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         events = (spark.readStream.format("ngsi").option("address", stack.receiver_grpc)
                   .option("startingPosition", str(start_after)).option("entityType", ENTITY_TYPE)
                   .option("numPartitions", "2").load())
-        run_partition = predict_and_write(model, stack.replier_grpc, stack.broker_name)
+        model_bc = spark.sparkContext.broadcast(model)
+        run_partition = predict_and_write(model_bc, stack.replier_grpc, stack.broker_name)
 
         def on_batch(df: Any, batch_id: int) -> None:
             for seq, entity_id, predicted, actual, age, received in \
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         # Python workers and shipping the model: the query's source is planned and
         # each executor core has run the prediction function once.
         spark.sparkContext.parallelize(range(2), 2).mapPartitions(
-            lambda _: [float(model.predict([[0.0] * len(FEATURES)])[0])]).collect()
+            lambda _: [float(model_bc.value.predict([[0.0] * len(FEATURES)])[0])]).collect()
         deadline = time.monotonic() + 60
         while not query.recentProgress and time.monotonic() < deadline:
             if query.exception() is not None:
