@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Writes docs/performance.md (and docs/performance.png) from a bench/run result.
+
+    python3 bench/make_doc.py [bench/results/latest.json]
+
+Fills bench/performance.md.in with the run's numbers: the machine, each target of issue 7 with
+our and the old connector's figures, the CPU per request of every server, the full table.
+"""
+import datetime
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def med(stat):
+    return stat.get("median") if stat else None
+
+
+def num(value, digits=0):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def rng(stat, digits=0, scale=1.0):
+    if not stat or stat.get("median") is None:
+        return "n/a"
+    return (f"{stat['median'] / scale:,.{digits}f} [{stat['min'] / scale:,.{digits}f}–"
+            f"{stat['max'] / scale:,.{digits}f}]")
+
+
+def main() -> int:
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench/results/latest.json"
+    data = json.loads(source.read_text())
+    meta, summary = data["meta"], data["summary"]
+    cells = {(r["mode"], r["payload"]): r["targets"] for r in summary["intake"]}
+
+    def target(mode, payload, name):
+        return cells.get((mode, payload), {}).get(name, {})
+
+    values = {}
+    m = meta["machine"]
+    started = datetime.datetime.utcfromtimestamp(meta["started"]).strftime("%Y-%m-%d %H:%M")
+    finished = datetime.datetime.utcfromtimestamp(meta["finished"]).strftime("%H:%M UTC")
+    values["MACHINE"] = (
+        f"- Run: {started}–{finished}, commit `{meta['git']}`, `{meta['command']}`, "
+        f"{meta['reps']} repetitions × {meta['duration_s']:g} s per measurement.\n"
+        f"- Machine: `nproc` = {m['nproc']}, CPU model \"{m['cpu_model']}\", Linux {m['kernel']}, "
+        f"{m['mem_total_mb'] / 1024:.1f} GiB RAM.\n"
+        f"- Load average (1/5/15 min) before the run: {meta['load_before']}, after: "
+        f"{meta['load_after']}.\n"
+        f"- Payloads: " + ", ".join(f"{k} = {v} bytes" for k, v in meta["payload_bytes"].items())
+        + f"; receiver and bare httplib server with `--http_threads={meta.get('http_threads', 80)}`.")
+
+    rows = []
+    for mode in ("ka-1", "ka-16", "ka-64"):
+        for payload in meta["payload_bytes"]:
+            fpc = target(mode, payload, "fpc-line1")
+            if not fpc:
+                continue
+            line = f"| {mode}, {payload} | {num(med(fpc.get('delivered_per_s')))} |"
+            for name in ("ours-grpc1", "ours-line1", "ours-grpc16"):
+                t = target(mode, payload, name)
+                line += (f" {num(med(t.get('delivered_per_s')))} "
+                         f"(**{num(med(t.get('ratio_vs_fpc')), 1)}×**) |" if t else " n/a |")
+            rows.append(line)
+    values["TARGET1"] = "\n".join(rows)
+    values["FPC_CORRUPT"] = num(sum(t.get("corrupt_lines", 0) for (mode, p), ts in cells.items()
+                                    for n, t in ts.items() if n == "fpc-line1"))
+    cpu = lambda mode, p, n: med(target(mode, p, n).get("server_cpu_us"))  # noqa: E731
+    values["OURS_10KB_CPU"] = num(cpu("ka-16", "10KB", "ours-grpc1"))
+    values["OURS_200B_CPU"] = num(cpu("ka-16", "200B", "ours-grpc1"))
+    values["OURS_1KB_CPU"] = num(cpu("ka-16", "1KB", "ours-grpc1"))
+    g1, g16 = cpu("ka-16", "1KB", "ours-grpc1"), cpu("ka-16", "1KB", "ours-grpc16")
+    values["GRPC1_CPU"], values["GRPC16_CPU"] = num(g1), num(g16)
+    values["PER_SUB"] = num((g16 - g1) / 15 if g1 and g16 else None)
+    values["VS_NGINX"] = ", ".join(
+        f"{num(med(target('ka-16', p, 'ours-grpc1').get('ratio_vs_nginx-204')), 2)} ({p})"
+        for p in meta["payload_bytes"] if p != "10KB")
+    cpu_rows = []
+    for p in meta["payload_bytes"]:
+        cpu_rows.append(f"| {p} | " + " | ".join(
+            f"{num(cpu('ka-16', p, n))} µs" for n in
+            ("nginx-204", "httplib-204", "httplib-parse-204", "ours-grpc1")) + " |")
+    values["CPU_TABLE"] = "\n".join(cpu_rows)
+    httplib_1k, parse_1k = cpu("ka-16", "1KB", "httplib-204"), cpu("ka-16", "1KB", "httplib-parse-204")
+    nginx_1k = cpu("ka-16", "1KB", "nginx-204")
+    values["HTTPLIB_1KB"] = num(httplib_1k)
+    values["PARSE_1KB"] = num(parse_1k - httplib_1k if parse_1k and httplib_1k else None)
+    values["NGINX_1KB"] = num(nginx_1k)
+    lg = med(target("ka-16", "1KB", "nginx-204").get("loadgen_cpu_us")) or 9.0
+    cons = med(target("ka-16", "1KB", "ours-grpc1").get("consumer_cpu_us")) or 0.0
+    values["LG_1KB"], values["CONS_1KB"] = num(lg), num(cons)
+    budget = 2 * (nginx_1k + lg) - lg - cons if nginx_1k else None
+    values["BUDGET"] = num(budget)
+    values["BUDGET_LEFT"] = num(budget - nginx_1k if budget else None)
+    h10, p10 = cpu("ka-16", "10KB", "httplib-204"), cpu("ka-16", "10KB", "httplib-parse-204")
+    values["PARSE_10KB"] = num(p10 - h10 if p10 and h10 else None)
+    values["PARSE_10KB_X"] = num((p10 - h10) / h10 if p10 and h10 else None, 0)
+    l1 = cpu("ka-16", "1KB", "ours-line1")
+    values["LINE_EXTRA"] = num(l1 - g1 if l1 and g1 else None)
+    # Verdicts of target 1: cells with keep-alive senders >= 16 at >= 50x.
+    met, missed = [], []
+    for mode in ("ka-1", "ka-16", "ka-64"):
+        for payload in meta["payload_bytes"]:
+            for name in ("ours-grpc1", "ours-line1", "ours-grpc16"):
+                ratio = med(target(mode, payload, name).get("ratio_vs_fpc"))
+                if ratio is None:
+                    continue
+                label = f"{mode} {payload} {name.replace('ours-', '')} ({ratio:.0f}×)"
+                (met if ratio >= 50 else missed).append(label)
+    values["T1_MET"] = ", ".join(met) or "none"
+    values["T1_MISSED"] = ", ".join(missed) or "none"
+    hv = [cpu("ka-16", p, "httplib-204") for p in meta["payload_bytes"]]
+    nv = [cpu("ka-16", p, "nginx-204") for p in meta["payload_bytes"]]
+    hv, nv = [v for v in hv if v], [v for v in nv if v]
+    values["HTTPLIB_CPU_RANGE"] = f"{min(hv):.0f}–{max(hv):.0f}" if hv else "n/a"
+    values["NGINX_CPU_RANGE"] = f"{min(nv):.0f}–{max(nv):.0f}" if nv else "n/a"
+    values["STARVED"] = num(target("ka-64", "1KB", "ours-grpc1-default-threads").get("errors"))
+    lat_rows, lat10k = [], None
+    for r in summary["latency"]:
+        lat_rows.append(f"| {r['target']} | {num(r['rate'])}/s | {rng(r['accepted_per_s'])} | "
+                        f"{rng(r['e2e_p50_us'], 2, 1000)} | {rng(r['e2e_p99_us'], 2, 1000)} | "
+                        f"{rng(r['e2e_max_us'], 1, 1000)} |")
+        if r["target"] == "ours-grpc1" and r["rate"] == 10000:
+            lat10k = med(r["accepted_per_s"])
+    values["LATENCY"] = "\n".join(lat_rows)
+    values["LAT10K"] = num(lat10k)
+    ours_1k = cpu("ka-16", "1KB", "ours-grpc1")
+    values["CORES_10K"] = num(ours_1k * 10000 / 1e6 if ours_1k else None, 1)
+    repl = {(r["target"], r["batch"], r["callers"]): r for r in summary["replier"]}
+    for callers in (1, 4, 16):
+        r = repl.get(("ours-replier", 1000, callers), {})
+        values[f"REPL_RATIO_{callers}"] = num(med(r.get("ratio_vs_fpc")))
+    fpc_repl = [med(r["entities_per_s"]) for k, r in repl.items() if k[0] == "fpc-replier"]
+    values["FPC_REPL"] = (f"{min(fpc_repl):,.0f}–{max(fpc_repl):,.0f}" if fpc_repl else "n/a")
+    values["OURS_REPL_1000"] = ", ".join(
+        f"{num(med(repl[('ours-replier', 1000, c)]['entities_per_s']))} ({c} caller{'s' if c > 1 else ''})"
+        for c in (1, 4, 16) if ("ours-replier", 1000, c) in repl)
+    ours_runs = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
+                 and "error" not in r]
+    values["RUNS"] = str(len(ours_runs))
+    values["FPC_LOST"] = num(sum(t.get("lost", 0) for ts in cells.values()
+                                 for n, t in ts.items() if n == "fpc-line1"))
+    mem_rows = ["| process | state | peak RSS (VmHWM) MiB | notes |", "|---|---|---|---|"]
+    rss_steady = retained = "n/a"
+    for r in summary["memory"]:
+        notes = []
+        if r.get("retained_events") and med(r["retained_events"]) is not None:
+            notes.append(f"log retained {rng(r['retained_events'])} events, "
+                         f"{rng(r['retained_bytes'], 1, 1048576)} MiB")
+        if r.get("accepted") is not None:
+            notes.append(f"{r['accepted']} notifications accepted")
+        if r.get("lost") is not None:
+            notes.append(f"lost by the live subscriber: {r['lost']}")
+        if r.get("idle_rss_kb"):
+            notes.append(f"{r['idle_rss_kb'] / 1024:.1f} MiB before the load")
+        mem_rows.append(f"| {r['target']} | {r['state']} | {rng(r['VmHWM_kb'], 1, 1024)} | "
+                        f"{'; '.join(notes)} |")
+        if r["target"] == "ours-receiver" and r["state"].startswith("after"):
+            rss_steady = f"{rng(r['VmHWM_kb'], 0, 1024)} MiB"
+            if r.get("retained_bytes"):
+                retained = (f"{rng(r['retained_events'])} events / "
+                            f"{rng(r['retained_bytes'], 0, 1048576)} MiB")
+    values["MEMORY"] = "\n".join(mem_rows)
+    values["RSS_STEADY"], values["RETAINED"] = rss_steady, retained
+    steady = next((r for r in summary["memory"] if r["target"] == "ours-receiver"
+                   and r["state"].startswith("after")), None)
+    ratio = None
+    if steady and med(steady.get("retained_bytes") or {}):
+        ratio = med(steady["VmHWM_kb"]) * 1024 / med(steady["retained_bytes"])
+    values["RSS_RATIO"] = num(ratio, 0)
+    values["TABLE"] = data["table"]
+
+    text = (ROOT / "bench/performance.md.in").read_text()
+    for key, value in values.items():
+        text = text.replace(f"@@{key}@@", value)
+    (ROOT / "docs/performance.md").write_text(text)
+    png = source.with_suffix(".png")
+    if png.exists():
+        shutil.copy(png, ROOT / "docs/performance.png")
+    left = [line for line in text.splitlines() if "@@" in line]
+    if left:
+        print("unfilled:", left[:5])
+        return 1
+    print("wrote docs/performance.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
