@@ -172,6 +172,13 @@ def main() -> int:
         ratio = med(steady["VmHWM_kb"]) * 1024 / med(steady["retained_bytes"])
     values["RSS_RATIO"] = num(ratio, 0)
     values["TABLE"] = data["table"]
+    loads = [meta["load_before"][0], meta["load_after"][0]] + [
+        x[0] for x in meta.get("load_per_repetition", [])]
+    values["LOAD_RANGE"] = f"{min(loads):.0f}–{max(loads):.0f}"
+    ceilings = [t["accepted_per_s"] for ts in cells.values() for n, t in ts.items()
+                if n == "nginx-204" and t.get("accepted_per_s", {}).get("median")]
+    values["NGINX_MIN"] = num(min(c["min"] for c in ceilings) / 1000 if ceilings else None)
+    values["NGINX_MAX"] = num(max(c["max"] for c in ceilings) / 1000 if ceilings else None)
 
     text = (ROOT / "bench/performance.md.in").read_text()
     for key, value in values.items():
