@@ -17,6 +17,7 @@
 #include "absl/flags/parse.h"
 #include "bench/bench_util.h"
 #include "bench/consumer_control.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "ngsi_bridge/v1/receiver.grpc.pb.h"
 #include "nlohmann/json.hpp"
@@ -26,6 +27,12 @@ ABSL_FLAG(int32_t, streams, 1, "Concurrent subscribers.");
 ABSL_FLAG(int32_t, run_id, 1, "Count only tags of this run.");
 ABSL_FLAG(std::string, tag_attr, "benchTag", "Attribute holding the tag.");
 ABSL_FLAG(bool, stall, false, "Open the streams and never read.");
+ABSL_FLAG(bool, decode, false,
+          "Parse every NgsiEvent (the full client cost); by default the "
+          "subscriber reads the serialized event and finds the tag in its "
+          "bytes (strings are stored verbatim on the wire), so that the "
+          "consumer costs a few microseconds per event and leaves the CPU "
+          "to the receiver.");
 ABSL_FLAG(int32_t, idle_ms, 3000, "Stop this long after the last event.");
 ABSL_FLAG(double, max_s, 120, "Hard stop.");
 
@@ -64,6 +71,66 @@ bool FindTag(const v1::NgsiEvent& event, const std::string& attr,
   if (at == absl::string_view::npos) return false;
   text = absl::string_view(event.body()).substr(at);
   return true;
+}
+
+// Reads one stream through the generic API: the event stays serialized and
+// the tag is found in its bytes (the first one: a custom body may repeat it).
+void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
+             Stream& stream, std::atomic<int>& started) {
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareCall(&stream.context,
+                               "/ngsi_bridge.v1.EventStream/Subscribe", &cq);
+  void* tag;
+  bool ok = false;
+  auto step = [&](int id) {
+    return cq.Next(&tag, &ok) && ok && tag == reinterpret_cast<void*>(id);
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  bool alive = step(1);
+  std::string bytes = request.SerializeAsString();
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer out(&slice, 1);
+  if (alive) {
+    call->Write(out, reinterpret_cast<void*>(2));
+    alive = step(2);
+  }
+  if (alive) {
+    call->WritesDone(reinterpret_cast<void*>(3));
+    alive = step(3);
+  }
+  ++started;
+  grpc::ByteBuffer in;
+  std::string flat;
+  while (alive) {
+    call->Read(&in, reinterpret_cast<void*>(4));
+    if (!step(4)) break;
+    const int64_t now = nb::MonoNs();
+    std::vector<grpc::Slice> slices;
+    if (!in.Dump(&slices).ok()) break;
+    flat.clear();
+    for (const grpc::Slice& s : slices) {
+      flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    const size_t at = absl::string_view(flat).find(nb::kTagPrefix);
+    nb::Tag parsed;
+    std::lock_guard<std::mutex> lock(stream.mu);
+    ++stream.events;
+    if (at != std::string::npos &&
+        nb::ParseTag(absl::string_view(flat).substr(at), parsed)) {
+      stream.counter.Record(parsed, now);
+    } else {
+      ++stream.untagged;
+    }
+    stream.delivered.store(stream.counter.unique());
+    stream.last_event.store(stream.counter.last_received_ns());
+  }
+  call->Finish(&stream.status, reinterpret_cast<void*>(5));
+  while (cq.Next(&tag, &ok)) {
+    if (tag == reinterpret_cast<void*>(5)) break;
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
 }
 
 }  // namespace
@@ -110,13 +177,27 @@ int main(int argc, char** argv) {
   const double cpu_before = nb::CpuSeconds();
   std::vector<std::unique_ptr<grpc::ClientReader<v1::NgsiEvent>>> readers;
   std::vector<std::thread> threads;
+  const bool decode = absl::GetFlag(FLAGS_decode) || stall;
+  std::vector<std::unique_ptr<grpc::GenericStub>> generic;
+  std::atomic<int> started{0};
+  for (int i = 0; decode ? false : i < count; ++i) {
+    generic.push_back(std::make_unique<grpc::GenericStub>(streams[i]->channel));
+    threads.emplace_back([&, i] {
+      ReadRaw(*generic[i], request, *streams[i], started);
+    });
+  }
+  for (int waited = 0; !decode && started.load() < count && waited < 1000;
+       ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   for (auto& stream : streams) {
+    if (!decode) break;
     auto stub = v1::EventStream::NewStub(stream->channel);
     readers.push_back(stub->Subscribe(&stream->context, request));
   }
   std::fprintf(stderr, "ready\n");
   std::fflush(stderr);
-  for (int i = 0; i < count; ++i) {
+  for (int i = 0; decode && i < count; ++i) {
     if (stall) break;
     threads.emplace_back([&, i] {
       Stream& stream = *streams[i];
@@ -206,6 +287,7 @@ int main(int argc, char** argv) {
   out["e2e_max_us"] = latency.max_us;
   out["cpu_s"] = nb::CpuSeconds() - cpu_before;
   out["span_s"] = span;
+  out["decoded"] = decode;
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }
