@@ -138,6 +138,46 @@ def main() -> int:
     values["OURS_REPL_1000"] = ", ".join(
         f"{num(med(repl[('ours-replier', 1000, c)]['entities_per_s']))} ({c} caller{'s' if c > 1 else ''})"
         for c in (1, 4, 16) if ("ours-replier", 1000, c) in repl)
+    met, missed = [], []
+    for batch in (1000,):
+        for callers in (1, 4, 16):
+            r = repl.get(("ours-replier", batch, callers))
+            ratio = med(r.get("ratio_vs_fpc")) if r else None
+            if ratio is None:
+                continue
+            (met if ratio >= 100 else missed).append(f"{callers} caller{'s' if callers > 1 else ''} "
+                                                     f"({ratio:.0f}×)")
+    values["T4_VERDICT"] = (f"**Met (≥ 100×) with** {', '.join(met) or 'none'}; "
+                            f"**missed with** {', '.join(missed) or 'none'}.")
+    cpu_notes = []
+    for callers in (1, 4, 16):
+        r = repl.get(("ours-replier", 1000, callers))
+        if r and med(r.get("replier_cpu_us") or {}) is not None:
+            cpu_notes.append(f"{callers}: replier {num(med(r['replier_cpu_us']), 1)} µs, sink "
+                             f"{num(med(r['sink_cpu_us']), 1)} µs per entity")
+    values["REPL_CPU"] = "; ".join(cpu_notes) or "not recorded in this run"
+    best = max((med(t.get("ratio_vs_nginx-204") or {}) or 0) for (mode, p), ts in cells.items()
+               for n, t in ts.items() if n.startswith("ours-") and mode.startswith("ka"))
+    new_conn = [med(t.get("ratio_vs_nginx-204") or {}) for (mode, p), ts in cells.items()
+                for n, t in ts.items() if n in ("ours-grpc1", "ours-line1") and mode.startswith("new")
+                and p != "10KB"]
+    new_conn = [v for v in new_conn if v]
+    values["T2_VERDICT"] = (("**Reached**" if best >= 0.5 else "**Not reached**")
+                            + f" with keep-alive senders (best keep-alive cell: {best:.2f} of nginx)."
+                            + (f" With a new connection per request, where connection setup costs"
+                               f" nginx too, ours reaches {min(new_conn):.2f}–{max(new_conn):.2f}"
+                               f" of it (200 B and 1 KB, one consumer)." if new_conn else ""))
+    p50s = [med(r["call_p50_us"]) / 1000 for k, r in repl.items()
+            if k[0] == "ours-replier" and k[1] in (1, 100) and med(r["call_p50_us"])]
+    values["REPL_P50"] = f"{min(p50s):.0f}–{max(p50s):.0f}" if p50s else "n/a"
+    b1 = repl.get(("ours-replier", 1, 1))
+    values["REPL_B1"] = num(med(b1["entities_per_s"])) if b1 else "n/a"
+    lat = {(r["target"], r["rate"]): r for r in summary["latency"]}
+    p99 = med(lat.get(("ours-grpc1", 10000), {}).get("e2e_p99_us") or {})
+    values["T3_VERDICT"] = ("**Not measured.**" if p99 is None else
+                            ("**Reached**" if p99 < 5000 else "**Not reached on this machine.**")
+                            + f" p99 at an offered 10 000/s with one gRPC subscriber: "
+                            f"{p99 / 1000:.1f} ms.")
     ours_runs = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
                  and "error" not in r]
     values["RUNS"] = str(len(ours_runs))
