@@ -115,6 +115,15 @@ def main() -> int:
     hv = [cpu("ka-16", p, "httplib-204") for p in meta["payload_bytes"]]
     nv = [cpu("ka-16", p, "nginx-204") for p in meta["payload_bytes"]]
     hv, nv = [v for v in hv if v], [v for v in nv if v]
+    ratios = [cpu("ka-16", p, "httplib-204") / cpu("ka-16", p, "nginx-204")
+              for p in meta["payload_bytes"]
+              if cpu("ka-16", p, "httplib-204") and cpu("ka-16", p, "nginx-204")]
+    values["HTTPLIB_X"] = f"{min(ratios):.1f}–{max(ratios):.1f}" if ratios else "n/a"
+    hn = [cpu("new-16", p, "httplib-204") for p in meta["payload_bytes"]]
+    nn = [cpu("new-16", p, "nginx-204") for p in meta["payload_bytes"]]
+    hn, nn = [v for v in hn if v], [v for v in nn if v]
+    values["HTTPLIB_NEW"] = f"{min(hn):.0f}–{max(hn):.0f}" if hn else "n/a"
+    values["NGINX_NEW"] = f"{min(nn):.0f}–{max(nn):.0f}" if nn else "n/a"
     values["HTTPLIB_CPU_RANGE"] = f"{min(hv):.0f}–{max(hv):.0f}" if hv else "n/a"
     values["NGINX_CPU_RANGE"] = f"{min(nv):.0f}–{max(nv):.0f}" if nv else "n/a"
     values["STARVED"] = num(target("ka-64", "1KB", "ours-grpc1-default-threads").get("errors"))
@@ -204,6 +213,9 @@ def main() -> int:
                 retained = (f"{rng(r['retained_events'])} events / "
                             f"{rng(r['retained_bytes'], 0, 1048576)} MiB")
     values["MEMORY"] = "\n".join(mem_rows)
+    fpc_mem = [med(r["VmHWM_kb"]) / 1024 for r in summary["memory"]
+               if r["target"] == "fpc-receiver" and med(r["VmHWM_kb"])]
+    values["FPC_MEM"] = f"{min(fpc_mem):.0f}–{max(fpc_mem):.0f}" if fpc_mem else "n/a"
     values["RSS_STEADY"], values["RETAINED"] = rss_steady, retained
     steady = next((r for r in summary["memory"] if r["target"] == "ours-receiver"
                    and r["state"].startswith("after")), None)
@@ -215,8 +227,15 @@ def main() -> int:
     loads = [meta["load_before"][0], meta["load_after"][0]] + [
         x[0] for x in meta.get("load_per_repetition", [])]
     values["LOAD_RANGE"] = f"{min(loads):.0f}–{max(loads):.0f}"
-    ceilings = [t["accepted_per_s"] for ts in cells.values() for n, t in ts.items()
-                if n == "nginx-204" and t.get("accepted_per_s", {}).get("median")]
+    ceilings = [t["accepted_per_s"] for (mode, p), ts in cells.items() for n, t in ts.items()
+                if n == "nginx-204" and mode in ("ka-16", "ka-64")
+                and t.get("accepted_per_s", {}).get("median")]
+    fpc = [t for (mode, p), ts in cells.items() for n, t in ts.items()
+           if n == "fpc-line1" and mode in ("ka-16", "ka-64") and p != "10KB"]
+    p99s = [med(t["e2e_p99_us"]) / 1e6 for t in fpc if med(t.get("e2e_p99_us") or {})]
+    rates = [med(t["delivered_per_s"]) for t in fpc if med(t.get("delivered_per_s") or {})]
+    values["FPC_P99"] = f"{min(p99s):.1f}–{max(p99s):.1f}" if p99s else "n/a"
+    values["FPC_RATE"] = f"{min(rates):,.0f}–{max(rates):,.0f}" if rates else "n/a"
     values["NGINX_MIN"] = num(min(c["min"] for c in ceilings) / 1000 if ceilings else None)
     values["NGINX_MAX"] = num(max(c["max"] for c in ceilings) / 1000 if ceilings else None)
 
