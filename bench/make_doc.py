@@ -203,6 +203,9 @@ def main() -> int:
             notes.append(f"{r['accepted']} notifications accepted")
         if r.get("lost") is not None:
             notes.append(f"lost by the live subscriber: {r['lost']}")
+        if r.get("calls") is not None:
+            notes.append(f"16 callers × batches of 1000, {r['calls']} calls all ending at their "
+                         f"3 s deadline")
         if r.get("idle_rss_kb"):
             notes.append(f"{r['idle_rss_kb'] / 1024:.1f} MiB before the load")
         mem_rows.append(f"| {r['target']} | {r['state']} | {rng(r['VmHWM_kb'], 1, 1024)} | "
