@@ -88,7 +88,7 @@ StreamResult ReadStream(v1::EventStream::Stub& stub,
                         absl::Duration deadline = absl::Seconds(30)) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoSeconds(deadline));
+                       absl::ToChronoMilliseconds(deadline));
   StreamResult result;
   auto reader = stub.Subscribe(&context, request);
   v1::NgsiEvent event;
@@ -339,6 +339,18 @@ TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
   reader.join();
   EXPECT_TRUE(result.status.ok());
   EXPECT_EQ(result.sequences, (std::vector<uint64_t>{4, 5}));
+}
+
+TEST(ReceiverStreamTest, DeadlineEndsTheStreamAndDetachesTheSubscriber) {
+  auto server = Start(LocalConfig());
+  auto stub = Stub(*server);
+  StreamResult result = ReadStream(*stub, After(0, 0), absl::Milliseconds(300));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // The reactor finished and left the hub: no consumer is left behind.
+  EXPECT_TRUE(WaitFor([&] {
+    return server->metrics().Render().find(
+               "ngsi_receiver_consumers{kind=\"grpc\"} 0") != std::string::npos;
+  }));
 }
 
 TEST(ReceiverStreamTest, ShutdownEndsOpenStreamsWithUnavailable) {
