@@ -114,8 +114,19 @@ def test_cluster_job_writes_a_prediction_for_every_update(cluster, tmp_path):
                                and stored[e]["predicted_fahrenheit"]["value"] == v * 1.8 + 32
                                for e, v in updates.items())
 
-                wait_until(lambda: all_back() or query.exception(), 150,
-                           "a prediction for every update at the broker")
+                try:
+                    wait_until(lambda: all_back() or query.exception(), 240,
+                               "a prediction for every update at the broker")
+                except AssertionError as exc:
+                    stored = {e["id"]: e for e in broker.entities(ENTITY_TYPE)}
+                    missing = {e: (v, stored.get(e, {}).get("predicted_fahrenheit"))
+                               for e, v in updates.items()
+                               if stored.get(e, {}).get("predicted_fahrenheit", {}).get("value") != v * 1.8 + 32}
+                    with EventSubscriber(stack.receiver_grpc) as sub:
+                        info = sub.info()
+                    raise AssertionError(f"{exc}; rows seen {sorted(rows_seen)}; receiver "
+                                         f"{info.earliest_sequence}..{info.latest_sequence}; "
+                                         f"missing {missing}") from None
                 assert query.exception() is None
                 assert all_back()
                 stored = {e["id"]: e for e in broker.entities(ENTITY_TYPE)}
