@@ -1,5 +1,6 @@
 #include "receiver-service/backfill.h"
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <utility>
@@ -36,13 +37,12 @@ std::string QueryFor(const SubscriptionSpec& spec,
     params.push_back("q=" + UrlEncode("modifiedAt>" + iso));
   } else {
     params.push_back("q=" + UrlEncode("dateModified>" + iso));
-    // Orion shows the builtin only when asked: by options when every
-    // attribute is returned, else by naming it among the attrs.
-    if (attrs.empty()) {
-      params.push_back("options=dateModified");
-    } else {
-      attrs.push_back("dateModified");
-    }
+    // Orion shows builtins only when named among the attrs ("*" keeps
+    // every user attribute): dateModified says when, servicePath where (a
+    // notification carries it as a header; a query only this way).
+    if (attrs.empty()) attrs.push_back("*");
+    attrs.push_back("dateModified");
+    attrs.push_back("servicePath");
   }
   if (!attrs.empty()) {
     params.push_back("attrs=" + UrlEncode(absl::StrJoin(attrs, ",")));
@@ -50,6 +50,23 @@ std::string QueryFor(const SubscriptionSpec& spec,
   params.push_back(absl::StrCat("limit=", limit));
   params.push_back(absl::StrCat("offset=", offset));
   return absl::StrJoin(params, "&");
+}
+
+// Moves the builtin servicePath we asked for out of the attributes into
+// the event (unless the subscription notifies it as an attribute itself).
+void TakeServicePath(const SubscriptionSpec& spec, v1::NgsiEvent* event) {
+  std::string path = spec.service_path.empty() ? "/" : spec.service_path;
+  v1::Entity* entity = event->mutable_entities(0);
+  const auto it = entity->attrs().find("servicePath");
+  if (it != entity->attrs().end() && it->second.value().has_string_value()) {
+    path = it->second.value().string_value();
+    const auto& notified = spec.notified_attrs;
+    if (std::find(notified.begin(), notified.end(), "servicePath") ==
+        notified.end()) {
+      entity->mutable_attrs()->erase("servicePath");
+    }
+  }
+  event->set_service_path(path);
 }
 
 }  // namespace
@@ -127,9 +144,7 @@ absl::StatusOr<int64_t> Backfiller::Run(const SubscriptionSpec& spec,
           NB_RETURN_IF_ERROR(
               ParseV2Envelope(envelope, v1::NORMALIZED, {}, &event));
           event.set_flavor(v1::NGSI_V2);
-          event.set_service_path(spec.service_path.empty()
-                                     ? "/"
-                                     : spec.service_path);
+          TakeServicePath(spec, &event);
         }
         event.set_subscription_id(std::string(subscription_id));
         event.set_service(spec.service);

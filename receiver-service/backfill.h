@@ -15,8 +15,9 @@
 namespace ngsi_bridge::receiver {
 
 // Gap backfill: asks the broker for the entities a subscription selects
-// that were modified after an instant (NGSIv2 `q=dateModified>T` with
-// `options=dateModified`; NGSI-LD `q=modifiedAt>T`), pages through them
+// that were modified after an instant (NGSIv2 `q=dateModified>T` with the
+// builtins dateModified and servicePath among `attrs`; NGSI-LD
+// `q=modifiedAt>T`), pages through them
 // with limit/offset, and appends each entity as one event marked
 // `backfill`, format NORMALIZED, with the subscription's id, service and
 // service path, so consumers see the current state of everything that

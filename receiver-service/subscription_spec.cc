@@ -187,12 +187,15 @@ std::vector<std::pair<std::string, std::string>> BrokerCallHeaders(
     const SubscriptionSpec& spec) {
   std::vector<std::pair<std::string, std::string>> headers;
   if (spec.flavor == v1::NGSI_LD) {
-    if (!spec.service.empty()) headers.emplace_back("NGSILD-Tenant", spec.service);
+    if (!spec.service.empty()) {
+      headers.emplace_back("NGSILD-Tenant", spec.service);
+    }
     if (!spec.ld_context.empty()) {
       headers.emplace_back(
-          "Link", absl::StrCat("<", spec.ld_context,
-                               ">; rel=\"http://www.w3.org/ns/json-ld#context\"; "
-                               "type=\"application/ld+json\""));
+          "Link",
+          absl::StrCat("<", spec.ld_context,
+                       ">; rel=\"http://www.w3.org/ns/json-ld#context\"; "
+                       "type=\"application/ld+json\""));
     }
   } else {
     if (!spec.service.empty()) {

@@ -79,8 +79,9 @@ class YamlToJson {
           return absl::InvalidArgumentError(absl::StrCat(
               "YAML aliases are not supported (line ", line, ")"));
         case YAML_SCALAR_EVENT: {
-          std::string text(reinterpret_cast<const char*>(event.data.scalar.value),
-                           event.data.scalar.length);
+          std::string text(
+              reinterpret_cast<const char*>(event.data.scalar.value),
+              event.data.scalar.length);
           value = event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE
                       ? PlainScalar(text)
                       : json(std::move(text));

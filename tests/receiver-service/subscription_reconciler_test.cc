@@ -175,9 +175,10 @@ TEST_F(SubscriptionReconcilerTest, BrokerDownIsReportedAndRetried) {
 TEST_F(SubscriptionReconcilerTest, BackfillsWhatChangedWhileDown) {
   const std::string state = TempStateFile();
   const absl::Time before = absl::Now() - absl::Minutes(10);
-  broker_.PutEntityForTest(
-      false, R"({"id":"Room0","type":"Room","temperature":{"type":"Number","value":1}})",
-      before);
+  broker_.PutEntityForTest(false,
+                           R"({"id":"Room0","type":"Room",
+                               "temperature":{"type":"Number","value":1}})",
+                           before);
   {
     auto first_run = Make({Spec("rooms", v1::NGSI_V2)}, false, state);
     first_run->ReconcileOnce();  // creates; the watermark is now
@@ -188,9 +189,8 @@ TEST_F(SubscriptionReconcilerTest, BackfillsWhatChangedWhileDown) {
   for (int i = 1; i <= 20; ++i) {
     broker_.PutEntityForTest(
         false,
-        absl::StrCat(R"({"id":"Room)", i,
-                     R"(","type":"Room","temperature":{"type":"Number","value":)",
-                     i, "}}"),
+        absl::StrCat(R"({"id":"Room)", i, R"(","type":"Room",)",
+                     R"("temperature":{"type":"Number","value":)", i, "}}"),
         later);
   }
   broker_.PutEntityForTest(false, R"({"id":"Car1","type":"Car"})", later);

@@ -89,8 +89,8 @@ absl::StatusOr<BrokerResponse> FakeSubscriptionBroker::Send(
     const int offset = IntParam(query, "offset", 0);
     const int limit = IntParam(query, "limit", 20);
     json page = json::array();
-    for (int i = offset; i < static_cast<int>(list.size()) && i < offset + limit;
-         ++i) {
+    for (int i = offset;
+         i < static_cast<int>(list.size()) && i < offset + limit; ++i) {
       page.push_back(list[i]);
     }
     return Answer(200, page.dump());
