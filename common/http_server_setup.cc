@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "common/elastic_thread_pool.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::common {
@@ -15,7 +16,13 @@ absl::StatusOr<int> BindHttpServer(httplib::Server& server,
                                    const std::string& host, int port,
                                    const HttpServerTuning& tuning) {
   const size_t threads = tuning.worker_threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const size_t max_threads = tuning.max_worker_threads;
+  server.new_task_queue = [threads, max_threads]() -> httplib::TaskQueue* {
+    if (max_threads > threads) {
+      return new ElasticThreadPool(threads, max_threads);
+    }
+    return new httplib::ThreadPool(threads);
+  };
   server.set_keep_alive_max_count(tuning.keep_alive_max_count);
   server.set_keep_alive_timeout(tuning.keep_alive_timeout_seconds);
   server.set_read_timeout(tuning.read_timeout_seconds, 0);

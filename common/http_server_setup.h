@@ -17,6 +17,11 @@ namespace ngsi_bridge::common {
 // backlog 5) halve throughput under concurrent senders.
 struct HttpServerTuning {
   size_t worker_threads = 8;
+  // Above worker_threads: workers are added while every one is busy, up to
+  // this many (ElasticThreadPool), so slow connections cannot take every
+  // worker; beyond it new connections wait in the listen backlog. 0 keeps
+  // a fixed pool of worker_threads.
+  size_t max_worker_threads = 0;
   size_t keep_alive_max_count = 1000000;
   int keep_alive_timeout_seconds = 30;
   int read_timeout_seconds = 10;

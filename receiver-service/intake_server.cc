@@ -1,5 +1,6 @@
 #include "receiver-service/intake_server.h"
 
+#include <optional>
 #include <regex>
 #include <utility>
 
@@ -63,11 +64,25 @@ IntakeServer::IntakeServer(const Options& options,
 IntakeServer::~IntakeServer() { Shutdown(); }
 
 absl::Status IntakeServer::Start() {
+  if (tls_ != nullptr) {
+    auto https = common::MakeHttpsServer(tls_);
+    if (!https.ok()) return https.status();
+    http_ = *std::move(https);
+  }
   httplib::Server& http = *http_;
   http.set_payload_max_length(options_.max_body_bytes);
   const std::string pattern = PathPattern(options_.path);
   auto notify = [this](const httplib::Request& req, httplib::Response& res) {
-    Write(handler_->Handle(ToNotification(req)), res);
+    NotificationRequest request = ToNotification(req);
+    if (guard_ != nullptr) {
+      if (std::optional<HttpAnswer> denied = guard_->Admit(
+              req.get_header_value("REMOTE_ADDR"), request)) {
+        handler_->CountRejected(denied->status);
+        Write(*denied, res);
+        return;
+      }
+    }
+    Write(handler_->Handle(std::move(request)), res);
   };
   http.Post(pattern, notify);
   http.Put(pattern, notify);

@@ -7,7 +7,9 @@
 
 #include "absl/status/status.h"
 #include "common/http_server_setup.h"
+#include "common/https_server.h"
 #include "receiver-service/notification_handler.h"
+#include "receiver-service/notify_guard.h"
 
 namespace httplib {
 class Server;
@@ -35,15 +37,26 @@ class IntakeServer {
   ~IntakeServer();
 
   // Binds (port 0 picks one) and serves on a thread of its own.
-  // kUnavailable when the port cannot be bound.
+  // kUnavailable when the port cannot be bound; kInternal when TLS cannot
+  // be set up.
   absl::Status Start();
   int port() const { return port_; }
+  // Serves HTTPS with `tls` and checks every notification with `guard`
+  // first, each when not null; both must outlive the server. Call before
+  // Start().
+  void SetSecurity(common::ReloadableCertificate* tls,
+                   const NotifyGuard* guard) {
+    tls_ = tls;
+    guard_ = guard;
+  }
   // Stops accepting, lets requests in flight finish, joins. Idempotent.
   void Shutdown();
 
  private:
   const Options options_;
   NotificationHandler* const handler_;
+  common::ReloadableCertificate* tls_ = nullptr;
+  const NotifyGuard* guard_ = nullptr;
   std::unique_ptr<httplib::Server> http_;
   std::thread thread_;
   int port_ = 0;

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
 #include "common/env_flags.h"
 #include "common/log.h"
 #include "common/shutdown.h"
@@ -73,6 +74,45 @@ ABSL_FLAG(std::string, state_dir, "",
           "per subscription); empty keeps it in memory, so no backfill "
           "after a restart.");
 
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: gRPC (and with --http_tls the notification "
+          "port) serve TLS. Re-read on change and on SIGHUP.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: gRPC clients must present a certificate it signed "
+          "(mTLS).");
+ABSL_FLAG(int32_t, tls_refresh_seconds, 5,
+          "Seconds between two checks of the gRPC TLS files for rotation.");
+ABSL_FLAG(int32_t, http_max_connections, 256,
+          "Notification connections served at once: workers grow from "
+          "--http_threads up to this while all are busy (slow clients cannot "
+          "starve the others); beyond it connections wait in the backlog.");
+ABSL_FLAG(bool, http_tls, false,
+          "Serve the notification port over HTTPS with --tls_cert/--tls_key.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "JSON file of bearer tokens and what each may read (see "
+          "docs/security.md); gRPC calls must then authenticate.");
+ABSL_FLAG(std::string, jwt_key_file, "",
+          "Key JWT bearer tokens are verified with: the shared secret "
+          "(HS256) or a PEM public key (RS256, ES256).");
+ABSL_FLAG(std::string, jwt_algorithm, "RS256",
+          "The only JWT algorithm accepted: HS256, RS256 or ES256.");
+ABSL_FLAG(std::string, jwt_issuer, "", "Required JWT \"iss\"; empty: any.");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "Required JWT \"aud\" member; empty: any.");
+ABSL_FLAG(int32_t, max_streams_per_client, 0,
+          "Concurrent Subscribe streams per principal (or peer host when "
+          "anonymous); more get RESOURCE_EXHAUSTED. 0: unlimited.");
+ABSL_FLAG(std::string, notify_secret_header, "",
+          "Header every notification must carry with the secret of "
+          "--notify_secret_file (set it in the subscription's "
+          "httpCustom.headers); others get 401.");
+ABSL_FLAG(std::string, notify_secret_file, "",
+          "File holding the notification secret (trailing newline ignored).");
+ABSL_FLAG(std::string, notify_allow_cidrs, "",
+          "Comma-separated networks notifications may come from (e.g. "
+          "10.0.0.0/8,::1); others get 403. Empty: any.");
+
 namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
@@ -113,6 +153,26 @@ int main(int argc, char** argv) {
   config.prune_subscriptions = absl::GetFlag(FLAGS_prune_subscriptions);
   config.backfill = absl::GetFlag(FLAGS_backfill);
   config.state_dir = absl::GetFlag(FLAGS_state_dir);
+  config.security.grpc.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  config.security.grpc.tls_key = absl::GetFlag(FLAGS_tls_key);
+  config.security.grpc.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  config.security.grpc.tls_refresh_seconds =
+      absl::GetFlag(FLAGS_tls_refresh_seconds);
+  config.security.grpc.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  config.security.grpc.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
+  config.security.grpc.jwt_algorithm = absl::GetFlag(FLAGS_jwt_algorithm);
+  config.security.grpc.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  config.security.grpc.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
+  config.security.grpc.max_streams_per_client =
+      absl::GetFlag(FLAGS_max_streams_per_client);
+  config.security.http_tls = absl::GetFlag(FLAGS_http_tls);
+  config.security.http_max_connections =
+      absl::GetFlag(FLAGS_http_max_connections);
+  config.security.notify_secret_header =
+      absl::GetFlag(FLAGS_notify_secret_header);
+  config.security.notify_secret_file = absl::GetFlag(FLAGS_notify_secret_file);
+  config.security.notify_allow_cidrs = absl::StrSplit(
+      absl::GetFlag(FLAGS_notify_allow_cidrs), ',', absl::SkipWhitespace());
   config.line_listeners.clear();
   if (absl::GetFlag(FLAGS_line_port) >= 0) {
     config.line_listeners.push_back(
@@ -135,7 +195,10 @@ int main(int argc, char** argv) {
     nb::common::LogError("start failed", {{"error", status.ToString()}});
     return 1;
   }
-  const int signal_number = nb::common::WaitForShutdownSignal();
+  // SIGHUP re-reads certificates, tokens and the notification secret.
+  static nb::receiver::ReceiverServer* reloadable = server->get();
+  const int signal_number = nb::common::WaitForShutdownSignal(
+      [] { reloadable->ReloadCredentials(); });
   nb::common::LogInfo("shutting down", {{"signal", int64_t{signal_number}}});
   (*server)->Shutdown();
   return 0;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "receiver-service/receiver_security.h"
 
 namespace ngsi_bridge::receiver {
 
@@ -48,6 +49,9 @@ struct ReceiverConfig {
   bool prune_subscriptions = false;
   bool backfill = true;
   std::string state_dir;  // "" = backfill watermarks kept in memory only
+
+  // TLS, authentication, notification secret and source networks.
+  ReceiverSecurityConfig security;
 
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;

@@ -63,6 +63,8 @@ ReceiverServer::ReceiverServer(const ReceiverConfig& config)
   intake_options.tuning.keep_alive_max_count =
       static_cast<size_t>(config.http_keep_alive_max);
   intake_options.tuning.listen_backlog = config.http_backlog;
+  intake_options.tuning.max_worker_threads =
+      static_cast<size_t>(config.security.http_max_connections);
   intake_ = std::make_unique<IntakeServer>(intake_options, handler_.get());
   RegisterMetricCallbacks();
 }
@@ -145,6 +147,13 @@ void ReceiverServer::RegisterMetricCallbacks() {
 }
 
 absl::Status ReceiverServer::Start() {
+  auto security = ReceiverSecurity::Create(config_.security);
+  if (!security.ok()) return security.status();
+  security_ = *std::move(security);
+  stream_service_->SetAccessControl(security_->grpc().authenticator(),
+                                    security_->grpc().limiter());
+  intake_->SetSecurity(security_->https_certificate(), security_->guard());
+
   auto admin = common::AdminServer::Create(
       config_.host, config_.admin_port, &metrics_,
       [this] { return ready_.load(std::memory_order_acquire); });
@@ -162,6 +171,7 @@ absl::Status ReceiverServer::Start() {
   common::GrpcServerOptions grpc_options;
   grpc_options.host = config_.host;
   grpc_options.port = config_.grpc_port;
+  grpc_options.credentials = security_->grpc().credentials();
   auto grpc = common::StartGrpcServer(grpc_options, {stream_service_.get()});
   if (!grpc.ok()) return grpc.status();
   grpc_ = std::move(grpc->server);
@@ -254,6 +264,10 @@ void ReceiverServer::PrintListeningLine() const {
   common::LogInfo("listening", {{"http_port", int64_t{intake_->port()}},
                                 {"grpc_port", int64_t{grpc_port_}},
                                 {"admin_port", int64_t{admin_->port()}}});
+}
+
+void ReceiverServer::ReloadCredentials() {
+  if (security_) security_->Reload();
 }
 
 void ReceiverServer::Shutdown() {

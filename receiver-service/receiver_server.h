@@ -15,6 +15,7 @@
 #include "receiver-service/line_server.h"
 #include "receiver-service/notification_handler.h"
 #include "receiver-service/receiver_config.h"
+#include "receiver-service/receiver_security.h"
 #include "receiver-service/subscribe_reactor.h"
 #include "receiver-service/subscription_reconciler.h"
 #include "receiver-service/subscription_status.h"
@@ -38,6 +39,9 @@ class ReceiverServer {
   absl::Status Start();
   // Idempotent.
   void Shutdown();
+  // SIGHUP: re-reads certificates, the token file and the notification
+  // secret without dropping connections or streams.
+  void ReloadCredentials();
 
   int http_port() const { return intake_ ? intake_->port() : 0; }
   int grpc_port() const { return grpc_port_; }
@@ -56,6 +60,8 @@ class ReceiverServer {
 
   const ReceiverConfig config_;
   common::MetricsRegistry metrics_;
+  // Created in Start(); outlives every server that uses it.
+  std::unique_ptr<ReceiverSecurity> security_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<NotificationHandler> handler_;

@@ -5,7 +5,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
 #include "re2/re2.h"
+#include "receiver-service/stream_access.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
@@ -35,8 +37,9 @@ EventMatcher::EventMatcher(const v1::EventFilter& filter) : filter_(filter) {}
 EventMatcher::~EventMatcher() = default;
 
 absl::StatusOr<std::unique_ptr<EventMatcher>> EventMatcher::Create(
-    const v1::EventFilter& filter) {
+    const v1::EventFilter& filter, std::vector<std::string> allowed_services) {
   std::unique_ptr<EventMatcher> matcher(new EventMatcher(filter));
+  matcher->allowed_services_ = std::move(allowed_services);
   if (!filter.entity_id_pattern().empty()) {
     RE2::Options options;
     options.set_log_errors(false);
@@ -78,6 +81,11 @@ bool EventMatcher::EntityMatches(const v1::Entity& entity) const {
 const v1::NgsiEvent* EventMatcher::Apply(const v1::NgsiEvent& event,
                                          v1::NgsiEvent& scratch) const {
   if (!filter_.service().empty() && event.service() != filter_.service()) {
+    return nullptr;
+  }
+  if (!allowed_services_.empty() &&
+      std::find(allowed_services_.begin(), allowed_services_.end(),
+                event.service()) == allowed_services_.end()) {
     return nullptr;
   }
   if (!ServicePathMatches(event.service_path(),
@@ -292,7 +300,13 @@ EventStreamService::EventStreamService(EventLog* log, EventHub* hub,
 grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
     grpc::CallbackServerContext* context,
     const v1::SubscribeRequest* request) {
-  auto matcher = EventMatcher::Create(request->filter());
+  StreamGrant grant;
+  if (absl::Status admitted = AdmitSubscriber(auth_, limiter_, *context,
+                                              request->filter(), grant);
+      !admitted.ok()) {
+    return new FinishedReactor(common::ToGrpcStatus(admitted));
+  }
+  auto matcher = EventMatcher::Create(request->filter(), grant.tenants);
   if (!matcher.ok()) {
     return new FinishedReactor(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT, std::string(matcher.status().message())));
@@ -342,6 +356,7 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
   auto reactor = std::make_shared<SubscribeReactor>(
       context, log_, hub_, *std::move(matcher), next, request->end_sequence(),
       options_, absl::StrCat("grpc-", id));
+  reactor->HoldLease(std::move(grant.lease));
   SubscribeReactor* raw = reactor.get();
   raw->Start(std::move(reactor));
   return raw;
@@ -350,6 +365,11 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
 grpc::ServerUnaryReactor* EventStreamService::Info(
     grpc::CallbackServerContext* context, const v1::InfoRequest*,
     v1::InfoResponse* response) {
+  if (absl::Status admitted = AdmitReader(auth_, *context); !admitted.ok()) {
+    grpc::ServerUnaryReactor* denied = context->DefaultReactor();
+    denied->Finish(common::ToGrpcStatus(admitted));
+    return denied;
+  }
   const LogStats stats = log_->stats();
   response->set_earliest_sequence(stats.earliest_sequence);
   response->set_latest_sequence(stats.latest_sequence);

@@ -4,10 +4,14 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/grpc_auth.h"
+#include "common/stream_limiter.h"
 #include "grpcpp/support/server_callback.h"
 #include "ngsi_bridge/v1/receiver.grpc.pb.h"
 #include "receiver-service/event_hub.h"
@@ -23,9 +27,11 @@ namespace ngsi_bridge::receiver {
 class EventMatcher {
  public:
   // kInvalidArgument naming the pattern when entity_id_pattern is not a
-  // valid RE2 expression.
+  // valid RE2 expression. A non-empty `allowed_services` also drops every
+  // event whose service is not in it (the tenants a subscriber is granted).
   static absl::StatusOr<std::unique_ptr<EventMatcher>> Create(
-      const v1::EventFilter& filter);
+      const v1::EventFilter& filter,
+      std::vector<std::string> allowed_services = {});
   ~EventMatcher();
 
   // The event to send for `event`: `event` itself when it passes unchanged,
@@ -40,6 +46,7 @@ class EventMatcher {
   bool EntityMatches(const v1::Entity& entity) const;
 
   const v1::EventFilter filter_;
+  std::vector<std::string> allowed_services_;
   std::unique_ptr<re2::RE2> id_pattern_;
   bool filters_entities_ = false;
 };
@@ -68,6 +75,9 @@ class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
   // Takes ownership of itself (`self` is this), attaches to the hub and
   // sends what the log already holds. Call once, right after construction.
   void Start(std::shared_ptr<SubscribeReactor> self);
+  // Keeps `lease` (a StreamLimiter slot) until the reactor is destroyed.
+  // Call before Start().
+  void HoldLease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
   // grpc::ServerWriteReactor
   void OnWriteDone(bool ok) override;
@@ -95,6 +105,7 @@ class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
   const uint64_t end_sequence_;  // 0 = none
   const SubscribeOptions options_;
   const std::string name_;
+  std::shared_ptr<void> lease_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<SubscribeReactor> self_;
@@ -123,10 +134,22 @@ class EventStreamService final : public v1::EventStream::CallbackService {
                                  const v1::InfoRequest* request,
                                  v1::InfoResponse* response) override;
 
+  // From then on every call must authenticate with `auth` (when not null)
+  // and Subscribe streams are bounded per client by `limiter` (when not
+  // null); see AdmitSubscriber(). Both must outlive the service. Call
+  // before serving.
+  void SetAccessControl(const common::GrpcAuthenticator* auth,
+                        common::StreamLimiter* limiter) {
+    auth_ = auth;
+    limiter_ = limiter;
+  }
+
  private:
   EventLog* const log_;
   EventHub* const hub_;
   const SubscribeOptions options_;
+  const common::GrpcAuthenticator* auth_ = nullptr;
+  common::StreamLimiter* limiter_ = nullptr;
   absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
