@@ -38,6 +38,26 @@ ABSL_FLAG(double, retry_budget_tokens, 20,
           "Retry budget per broker: retries in a burst before calls must "
           "succeed again (each success earns 0.2).");
 
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: gRPC serves TLS. Re-read on change.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: gRPC clients must present a certificate it signed "
+          "(mTLS).");
+ABSL_FLAG(int32_t, tls_refresh_seconds, 5,
+          "Seconds between two checks of the TLS files for rotation.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "JSON file of bearer tokens and the brokers and tenants each may "
+          "write (see docs/security.md); gRPC calls must then authenticate.");
+ABSL_FLAG(std::string, jwt_key_file, "",
+          "Key JWT bearer tokens are verified with: the shared secret "
+          "(HS256) or a PEM public key (RS256, ES256).");
+ABSL_FLAG(std::string, jwt_algorithm, "RS256",
+          "The only JWT algorithm accepted: HS256, RS256 or ES256.");
+ABSL_FLAG(std::string, jwt_issuer, "", "Required JWT \"iss\"; empty: any.");
+ABSL_FLAG(std::string, jwt_audience, "",
+          "Required JWT \"aud\" member; empty: any.");
+
 namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
@@ -62,6 +82,16 @@ int main(int argc, char** argv) {
   config.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
   config.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   config.stream_window = absl::GetFlag(FLAGS_stream_window);
+  config.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  config.security.tls_key = absl::GetFlag(FLAGS_tls_key);
+  config.security.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  config.security.tls_refresh_seconds =
+      absl::GetFlag(FLAGS_tls_refresh_seconds);
+  config.security.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
+  config.security.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
+  config.security.jwt_algorithm = absl::GetFlag(FLAGS_jwt_algorithm);
+  config.security.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
+  config.security.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
   config.retry.max_attempts = absl::GetFlag(FLAGS_retry_max_attempts);
   config.retry.initial_backoff_ms =
       absl::GetFlag(FLAGS_retry_initial_backoff_ms);
@@ -84,7 +114,10 @@ int main(int argc, char** argv) {
     nb::common::LogError("start failed", {{"error", status.ToString()}});
     return 1;
   }
-  const int signal_number = nb::common::WaitForShutdownSignal();
+  // SIGHUP re-reads the token file.
+  static nb::replier::ReplierServer* reloadable = server->get();
+  const int signal_number = nb::common::WaitForShutdownSignal(
+      [] { reloadable->ReloadCredentials(); });
   nb::common::LogInfo("shutting down", {{"signal", int64_t{signal_number}}});
   (*server)->Shutdown();
   return 0;

@@ -39,8 +39,14 @@ absl::StatusOr<std::unique_ptr<OrionClient>> OrionClient::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("broker '", broker.name, "' URL has no host"));
   }
-  return std::unique_ptr<OrionClient>(new OrionClient(
+  std::unique_ptr<OrionClient> client(new OrionClient(
       broker, retry, std::move(origin), std::move(base_path), metrics));
+  if (!broker.oauth2_token_url.empty()) {
+    auto source = BrokerTokenSource::Create(broker);
+    if (!source.ok()) return source.status();
+    client->token_source_ = *std::move(source);
+  }
+  return client;
 }
 
 OrionClient::OrionClient(const BrokerConfig& broker, const RetryConfig& retry,
@@ -101,6 +107,9 @@ std::unique_ptr<httplib::Client> OrionClient::Acquire(absl::Time deadline) {
   }
   auto client = std::make_unique<httplib::Client>(origin_);
   client->set_keep_alive(true);
+  // https:// only: verify the broker's certificate and host name.
+  if (!broker_.ca_file.empty()) client->set_ca_cert_path(broker_.ca_file);
+  client->enable_server_certificate_verification(!broker_.insecure);
   pool_open_.Add(1);
   return client;
 }
@@ -161,6 +170,14 @@ absl::StatusOr<HttpAnswer> OrionClient::Send(const HttpCall& call,
     request.body = call.body;
   }
   request.headers.emplace("Accept", "application/json");
+  std::string access_token;  // OAuth2
+  bool token_refreshed = false;
+  if (token_source_ != nullptr) {
+    absl::StatusOr<std::string> token = token_source_->Token(deadline);
+    if (!token.ok()) return token.status();
+    access_token = *std::move(token);
+    request.headers.emplace("X-Auth-Token", access_token);
+  }
 
   bool maybe_applied = false;
   absl::Status last_error = absl::UnavailableError("not sent");
@@ -216,6 +233,19 @@ absl::StatusOr<HttpAnswer> OrionClient::Send(const HttpCall& call,
       answer.body = std::move(result->body);
       answer.attempts = attempt;
       answer.earlier_attempt_may_have_applied = maybe_applied;
+      if (answer.status == 401 && token_source_ != nullptr &&
+          !token_refreshed) {
+        // The cached token was revoked or expired early: one fresh token,
+        // one more try, outside the retry budget.
+        token_refreshed = true;
+        token_source_->Invalidate(access_token);
+        absl::StatusOr<std::string> token = token_source_->Token(deadline);
+        if (!token.ok()) return token.status();
+        access_token = *std::move(token);
+        request.headers.erase("X-Auth-Token");
+        request.headers.emplace("X-Auth-Token", access_token);
+        continue;
+      }
       if (!RetryableStatus(answer.status)) {
         if (attempt == 1) EarnRetryToken();
         return answer;

@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
+#include "replier-service/broker_token_source.h"
 #include "replier-service/replier_config.h"
 
 namespace httplib {
@@ -58,7 +59,8 @@ class OrionClient {
       common::MetricsRegistry* metrics);
   ~OrionClient();
 
-  // Sends `call` with the broker's credentials, retrying timeouts,
+  // Sends `call` with the broker's credentials (an OAuth2 token is fetched
+  // when none is cached, and once more on a 401), retrying timeouts,
   // connection errors, 429 and 5xx with exponential backoff and jitter
   // (Retry-After honoured) while the deadline, max_attempts and the
   // broker's retry budget allow; never retries other statuses. Returns the
@@ -93,6 +95,8 @@ class OrionClient {
   common::Gauge& pool_open_;
   common::Histogram& latency_;
   absl::Notification shutdown_;
+  // OAuth2 client credentials; null for static or no credentials.
+  std::unique_ptr<BrokerTokenSource> token_source_;
 
   absl::Mutex mu_;
   std::vector<std::unique_ptr<httplib::Client>> idle_ ABSL_GUARDED_BY(mu_);

@@ -22,7 +22,8 @@ absl::Status CheckPort(const char* name, int port) {
 
 bool IsSecretOption(absl::string_view option) {
   return absl::StartsWith(option, "token=") ||
-         absl::StartsWith(option, "auth=");
+         absl::StartsWith(option, "auth=") ||
+         absl::StartsWith(option, "client_secret=");
 }
 
 }  // namespace
@@ -105,6 +106,18 @@ absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
       out.token = value;
     } else if (key == "auth") {
       out.authorization = value;
+    } else if (key == "token_url") {
+      out.oauth2_token_url = value;
+    } else if (key == "client_id") {
+      out.oauth2_client_id = value;
+    } else if (key == "client_secret") {
+      out.oauth2_client_secret = value;
+    } else if (key == "client_secret_file") {
+      out.oauth2_client_secret_file = value;
+    } else if (key == "ca_file") {
+      out.ca_file = value;
+    } else if (key == "insecure" && (value == "true" || value == "false")) {
+      out.insecure = value == "true";
     } else if (key == "timeout_ms" || key == "max_connections" ||
                key == "max_entities" || key == "max_bytes") {
       if (!positive(number) || (key != "max_bytes" && number > (1 << 30))) {
@@ -122,6 +135,20 @@ absl::Status ParseBroker(const std::string& text, BrokerConfig& out) {
   }
   if (!out.token.empty() && !out.authorization.empty()) {
     return bad("give token= or auth=, not both");
+  }
+  const bool oauth2 = !out.oauth2_token_url.empty() ||
+                      !out.oauth2_client_id.empty() ||
+                      !out.oauth2_client_secret.empty() ||
+                      !out.oauth2_client_secret_file.empty();
+  if (oauth2 && (out.oauth2_token_url.empty() ||
+                 out.oauth2_client_id.empty() ||
+                 out.oauth2_client_secret.empty() ==
+                     out.oauth2_client_secret_file.empty())) {
+    return bad("OAuth2 needs token_url=, client_id= and one of "
+               "client_secret= or client_secret_file=");
+  }
+  if (oauth2 && (!out.token.empty() || !out.authorization.empty())) {
+    return bad("give token=/auth= or OAuth2 client credentials, not both");
   }
   return absl::OkStatus();
 }

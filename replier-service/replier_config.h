@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/grpc_security.h"
 #include "ngsi_bridge/v1/ngsi.pb.h"
 
 namespace ngsi_bridge::replier {
@@ -22,6 +23,17 @@ struct BrokerConfig {
   // Secrets: never logged, never listed.
   std::string token;
   std::string authorization;
+  // Or OAuth2 client credentials (Keyrock): POST token_url with the client
+  // id and secret, cache the access token until it expires, send it as
+  // X-Auth-Token, fetch a new one once on a 401.
+  std::string oauth2_token_url;
+  std::string oauth2_client_id;
+  std::string oauth2_client_secret;       // secret
+  std::string oauth2_client_secret_file;  // or read from this file
+  // https:// brokers: the server certificate is verified against ca_file
+  // (PEM bundle; "" = the system's CAs) unless insecure (labs only).
+  std::string ca_file;
+  bool insecure = false;
   int timeout_ms = 10000;    // per HTTP attempt
   int max_connections = 8;   // keep-alive pool size, bounds concurrency
   // Per request sent; 0 takes the flavor's default (kDefaultMaxEntities*).
@@ -58,6 +70,8 @@ struct ReplierConfig {
   int admin_port = 9091;
   std::vector<BrokerConfig> brokers;
   RetryConfig retry;
+  // TLS, authentication and stream limits of the gRPC port.
+  common::GrpcSecurityConfig security;
   int worker_threads = 8;       // BatchWriter threads doing broker HTTP
   int max_queued_requests = 1024;  // beyond: kUnavailable (back-pressure)
   // Applied when a client sets no gRPC deadline.
@@ -71,11 +85,14 @@ struct ReplierConfig {
 
 // Parses a --broker value:
 // NAME=URL[,flavor=v2|ld][,service=S][,service_path=P][,token=T|auth=A]
-// [,timeout_ms=N][,max_connections=N][,max_entities=N][,max_bytes=N].
-// Error messages never contain token/auth values.
+// [,timeout_ms=N][,max_connections=N][,max_entities=N][,max_bytes=N]
+// [,ca_file=PEM][,insecure=true][,token_url=URL,client_id=ID,
+// client_secret=S|client_secret_file=F].
+// Error messages never contain token/auth/client_secret values.
 absl::Status ParseBroker(const std::string& text, BrokerConfig& out);
 
-// `text` with the values of token= and auth= and a URL's user:password@
+// `text` with the values of token=, auth=, client_secret= and a URL's
+// user:password@
 // replaced by "***", for logs and error messages.
 std::string RedactBrokerFlag(const std::string& text);
 

@@ -26,9 +26,18 @@ ReplierServer::ReplierServer(const ReplierConfig& config)
 
 ReplierServer::~ReplierServer() { Shutdown(); }
 
+void ReplierServer::ReloadCredentials() {
+  if (security_) security_->Reload();
+}
+
 int ReplierServer::admin_port() const { return admin_ ? admin_->port() : 0; }
 
 absl::Status ReplierServer::Start() {
+  auto security = common::GrpcSecurity::Create(config_.security);
+  if (!security.ok()) return security.status();
+  security_ = *std::move(security);
+  access_ = std::make_unique<WriteAccess>(security_->authenticator(), &config_);
+  service_->SetAccess(access_.get());
   writer_->Start();
   auto admin = common::AdminServer::Create(config_.host, config_.admin_port,
                                            &metrics_, [] { return true; });
@@ -39,6 +48,7 @@ absl::Status ReplierServer::Start() {
   common::GrpcServerOptions grpc_options;
   grpc_options.host = config_.host;
   grpc_options.port = config_.grpc_port;
+  grpc_options.credentials = security_->credentials();
   auto grpc = common::StartGrpcServer(grpc_options, {service_.get()});
   if (!grpc.ok()) return grpc.status();
   grpc_ = std::move(grpc->server);

@@ -6,6 +6,7 @@
 #include "absl/status/statusor.h"
 #include "common/admin_server.h"
 #include "common/grpc_server.h"
+#include "common/grpc_security.h"
 #include "common/metrics.h"
 #include "replier-service/batch_writer.h"
 #include "replier-service/replier_config.h"
@@ -29,6 +30,8 @@ class ReplierServer {
   absl::Status Start();
   // Idempotent.
   void Shutdown();
+  // SIGHUP: re-reads the token file (gRPC re-reads TLS files on its own).
+  void ReloadCredentials();
 
   int grpc_port() const { return grpc_port_; }
   int admin_port() const;
@@ -39,6 +42,9 @@ class ReplierServer {
 
   const ReplierConfig config_;
   common::MetricsRegistry metrics_;
+  // Created in Start(); outlives the gRPC server.
+  std::unique_ptr<common::GrpcSecurity> security_;
+  std::unique_ptr<WriteAccess> access_;
   std::unique_ptr<BatchWriter> writer_;
   std::unique_ptr<WriteBackService> service_;
   std::unique_ptr<common::AdminServer> admin_;

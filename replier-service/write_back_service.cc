@@ -42,6 +42,12 @@ class WriteStreamReactor
       MaybeFinishLocked();
       return;
     }
+    if (absl::Status allowed = service_->AuthorizeWrite(context_, incoming_);
+        !allowed.ok()) {
+      // Nothing of this request reaches a broker; the stream ends.
+      FinishLocked(common::ToGrpcStatus(allowed));
+      return;
+    }
     auto slot = std::make_shared<Slot>();
     slot->request = std::move(incoming_);
     incoming_.Clear();
@@ -201,6 +207,11 @@ grpc::ServerUnaryReactor* WriteBackService::Write(
     v1::WriteResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time started = absl::Now();
+  if (absl::Status allowed = AuthorizeWrite(context, *request); !allowed.ok()) {
+    CountRequest("Write", allowed.code(), started);
+    reactor->Finish(common::ToGrpcStatus(allowed));
+    return reactor;
+  }
   const absl::Time deadline = WorkDeadline(context);
   const absl::Status queued =
       writer_->Enqueue([this, reactor, request, response, deadline, started] {
@@ -228,6 +239,14 @@ grpc::ServerUnaryReactor* WriteBackService::Passthrough(
     v1::PassthroughResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Time started = absl::Now();
+  if (access_ != nullptr) {
+    if (absl::Status allowed = access_->AuthorizePassthrough(*context, *request);
+        !allowed.ok()) {
+      CountRequest("Passthrough", allowed.code(), started);
+      reactor->Finish(common::ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
   const absl::Time deadline = WorkDeadline(context);
   const absl::Status queued =
       writer_->Enqueue([this, reactor, request, response, deadline, started] {
@@ -247,8 +266,15 @@ grpc::ServerUnaryReactor* WriteBackService::Passthrough(
 grpc::ServerUnaryReactor* WriteBackService::ListBrokers(
     grpc::CallbackServerContext* context, const v1::ListBrokersRequest*,
     v1::ListBrokersResponse* response) {
-  *response = writer_->ListBrokers();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (access_ != nullptr) {
+    if (absl::Status allowed = access_->AuthorizeList(*context); !allowed.ok()) {
+      CountRequest("ListBrokers", allowed.code(), absl::Now());
+      reactor->Finish(common::ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
+  *response = writer_->ListBrokers();
   CountRequest("ListBrokers", absl::StatusCode::kOk, absl::Now());
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -5,6 +5,7 @@
 #include "ngsi_bridge/v1/replier.grpc.pb.h"
 #include "replier-service/batch_writer.h"
 #include "replier-service/replier_config.h"
+#include "replier-service/write_access.h"
 
 namespace ngsi_bridge::replier {
 
@@ -41,6 +42,16 @@ class WriteBackService final : public v1::Replier::CallbackService {
   void CountRequest(const char* rpc, absl::StatusCode code,
                     absl::Time started);
 
+  // Every RPC is then authorized by `access` first (refused ones reach no
+  // broker). Call before serving; `access` must outlive the service.
+  void SetAccess(const WriteAccess* access) { access_ = access; }
+  // OK when no access control is set.
+  absl::Status AuthorizeWrite(const grpc::CallbackServerContext* context,
+                              const v1::WriteRequest& request) const {
+    return access_ ? access_->AuthorizeWrite(*context, request)
+                   : absl::OkStatus();
+  }
+
   BatchWriter* writer() const { return writer_; }
   const ReplierConfig& config() const { return config_; }
 
@@ -48,6 +59,7 @@ class WriteBackService final : public v1::Replier::CallbackService {
   const ReplierConfig config_;
   BatchWriter* const writer_;
   common::MetricsRegistry* const metrics_;
+  const WriteAccess* access_ = nullptr;
 };
 
 }  // namespace ngsi_bridge::replier
