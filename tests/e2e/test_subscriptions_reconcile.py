@@ -173,3 +173,26 @@ def test_prunes_ours_that_left_the_file_only_when_asked(sim, tmp_path):
                    for line in pruning.stderr_lines())
     finally:
         pruning.stop()
+
+
+@pytest.mark.parametrize("text, error", [
+    ("subscriptions: [{name: a, broker: http://b, entities: [{id: x}], attrz: [t]}]",
+     "'attrz' is not a subscription key"),
+    ("subscriptions: [{name: a, broker: http://b}]", "entity selector"),
+])
+def test_bad_subscriptions_file_stops_the_start(tmp_path, text, error):
+    subs = tmp_path / "subscriptions.yaml"
+    subs.write_text(text)
+    with pytest.raises(RuntimeError) as failed:
+        start_receiver(subs, tmp_path)
+    assert error in str(failed.value)
+
+
+def test_callback_url_is_required(tmp_path):
+    from tests.testing.services import RunningService
+    subs = tmp_path / "subscriptions.yaml"
+    subs.write_text("subscriptions: [{name: a, broker: http://b, entities: [{id: x}]}]")
+    service = RunningService("ngsi-receiver", f"--subscriptions_file={subs}")
+    with pytest.raises(RuntimeError) as failed:
+        service.start()
+    assert "--callback_url is not set" in str(failed.value)
