@@ -130,3 +130,28 @@ def test_broker_down_is_an_error_not_a_trace(tmp_path):
     result = ngsi_subscribe("list", "--broker", "http://127.0.0.1:9")
     assert result.returncode == 1
     assert "ngsi-subscribe:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_receiver_takes_over_what_the_cli_created_unchanged(sim, tmp_path):
+    """The CLI renders subscriptions exactly as the receiver does: a receiver
+    started on the same file finds nothing to change."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    subs = tmp_path / "subscriptions.yaml"
+    subs.write_text(SUBS_YAML.format(broker=sim.url))
+    callback = f"http://127.0.0.1:{port}/notify"
+    assert ngsi_subscribe("create", "--file", str(subs), "--callback-url",
+                          callback).returncode == 0
+    sim.admin("DELETE", "/__sim/requests")
+    receiver = start_receiver(subs, tmp_path, f"--http_port={port}")
+    try:
+        wait_for(lambda: all(s["lastAction"] for s in receiver_view(receiver).values()))
+        view = receiver_view(receiver)
+        assert {n: s["lastAction"] for n, s in view.items()} == {
+            "rooms": "unchanged", "parking": "unchanged"}
+        assert [r for r in sim.requests()
+                if "subscriptions" in r["path"] and r["method"] != "GET"] == []
+    finally:
+        receiver.stop()
