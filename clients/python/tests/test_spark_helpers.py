@@ -129,3 +129,22 @@ def test_socket_parser_explodes_event_json_lines_into_entity_rows():
         assert rows[0].received_at is not None
     finally:
         spark.stop()
+
+
+def test_foreach_batch_marks_written_batches_and_skips_replays(fake_replier, tmp_path):
+    class FakeBatch:  # what foreach_batch needs of a DataFrame
+        def __init__(self, rows):
+            self.rows = rows
+
+        def foreachPartition(self, fn):
+            fn(iter(self.rows))
+
+    writer = ReplierWriter(fake_replier.address, "orion", entity_type="T",
+                           batch_log_dir=str(tmp_path / "written"))
+    writer.foreach_batch(FakeBatch([{"id": "A", "v": 1}, {"id": "B", "v": 2}]), 7)
+    writer.foreach_batch(FakeBatch([{"id": "A", "v": 1}, {"id": "B", "v": 2}]), 7)  # replay
+    writer.foreach_batch(FakeBatch([{"id": "C", "v": 3}]), 8)
+    assert [[e.id for e in r.entities] for r in fake_replier.servicer.requests] == [["A", "B"], ["C"]]
+    assert fake_replier.servicer.requests[0].correlator == "spark-batch-7"
+    assert writer.skipped_batches == [7]
+    assert sorted(p.name for p in (tmp_path / "written").iterdir()) == ["7.done", "8.done"]

@@ -116,6 +116,12 @@ class ReplierWriter:
         to_entity: a custom ``row -> dict | ngsi_pb2.Entity``, replacing the mapping.
         on_error: ``"raise"`` fails the task when an entity was not written;
             ``"log"`` logs and continues.
+        batch_log_dir: a driver-side folder (for example inside the query's
+            checkpoint) where ``foreach_batch`` marks each micro-batch it wrote
+            completely. Spark replays the last micro-batch after a restart when
+            its commit was not recorded (a stop or crash mid-batch); with the
+            marks, a batch already written is skipped, so the broker receives
+            each write once. Without it, replays repeat idempotent writes.
     """
 
     def __init__(self, address: str, broker: str = "", op: str = "upsert", *,
@@ -123,7 +129,8 @@ class ReplierWriter:
                  id_col: str = "id", type_col: str = "type", entity_type: str = "",
                  attrs: Union[Sequence[str], Mapping[str, str], None] = None,
                  to_entity: Optional[Callable[[Any], Any]] = None,
-                 on_error: str = "raise", timeout: float = 60.0):
+                 on_error: str = "raise", timeout: float = 60.0,
+                 batch_log_dir: Optional[str] = None):
         if on_error not in ("raise", "log"):
             raise ValueError(f"on_error={on_error!r}: use 'raise' or 'log'")
         self.address, self.broker, self.op = address, broker, op
@@ -133,6 +140,8 @@ class ReplierWriter:
         self.attrs = dict(attrs) if isinstance(attrs, Mapping) else (list(attrs) if attrs else None)
         self.to_entity = to_entity
         self.on_error = on_error
+        self.batch_log_dir = batch_log_dir
+        self.skipped_batches: list = []  # driver-side: replayed batches not written again
 
     def entity(self, row: Any) -> Any:
         if self.to_entity is not None:
@@ -175,6 +184,12 @@ class ReplierWriter:
     def foreach_batch(self, df: Any, batch_id: int) -> None:
         """``writeStream.foreachBatch(writer.foreach_batch)``: writes every row of the
         micro-batch from the executors; the correlator names the batch."""
+        import os
+        mark = os.path.join(self.batch_log_dir, f"{int(batch_id)}.done") if self.batch_log_dir else None
+        if mark and os.path.exists(mark):
+            _log.info("micro-batch %s was written before the restart: skipped", batch_id)
+            self.skipped_batches.append(batch_id)
+            return
         correlator = f"spark-batch-{batch_id}"
         writer = self
 
@@ -182,3 +197,14 @@ class ReplierWriter:
             writer.write_rows(rows, correlator)
 
         df.foreachPartition(partition)
+        if mark:
+            os.makedirs(self.batch_log_dir, exist_ok=True)
+            tmp = mark + ".tmp"
+            with open(tmp, "w") as f:
+                f.write(correlator + "\n")
+            os.replace(tmp, mark)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["skipped_batches"] = []  # driver-side bookkeeping stays on the driver
+        return state
