@@ -26,6 +26,10 @@ ABSL_FLAG(int32_t, max_queued_requests, 1024,
           "Requests waiting for a worker beyond which RPCs get UNAVAILABLE.");
 ABSL_FLAG(int32_t, default_deadline_ms, 60000,
           "Deadline for requests whose client set none.");
+ABSL_FLAG(std::string, dead_letter_file, "",
+          "File where entities that still failed with a transient error "
+          "(broker down, deadline) after the retries are appended as JSON "
+          "lines, for scripts/replay-dead-letters; empty records none.");
 ABSL_FLAG(int32_t, stream_window, 8,
           "WriteStream requests read ahead and worked on concurrently.");
 ABSL_FLAG(int32_t, retry_max_attempts, 5,
@@ -82,6 +86,7 @@ int main(int argc, char** argv) {
   config.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
   config.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   config.stream_window = absl::GetFlag(FLAGS_stream_window);
+  config.dead_letter_file = absl::GetFlag(FLAGS_dead_letter_file);
   config.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   config.security.tls_key = absl::GetFlag(FLAGS_tls_key);
   config.security.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);

@@ -78,6 +78,9 @@ struct ReplierConfig {
   int default_deadline_ms = 60000;
   // WriteStream: requests read ahead and worked on concurrently per stream.
   int stream_window = 8;
+  // JSON lines of the entities that still failed with a transient error
+  // after the retries (dead_letter_file.h); "" records none.
+  std::string dead_letter_file;
 
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
