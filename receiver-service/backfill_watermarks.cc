@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +15,13 @@ using json = nlohmann::json;
 
 std::string FormatIso(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+}
+
+// json::value() throws on a type mismatch; this never does.
+std::string StringOr(const json& doc, const char* key, const char* fallback) {
+  const auto it = doc.find(key);
+  return it != doc.end() && it->is_string() ? it->get<std::string>()
+                                            : fallback;
 }
 
 }  // namespace
@@ -36,10 +44,17 @@ absl::StatusOr<std::unique_ptr<BackfillWatermarks>> BackfillWatermarks::Open(
   }
   absl::MutexLock lock(&marks->mu_);
   for (auto it = subs->begin(); it != subs->end(); ++it) {
+    if (!it->is_object()) continue;
+    if (it->contains("broker")) {
+      marks->placements_[it.key()] = SubscriptionPlacement{
+          StringOr(*it, "broker", ""), StringOr(*it, "flavor", "v2"),
+          StringOr(*it, "service", "")};
+    }
     const auto at = it->find("watermark");
+    if (at == it->end()) continue;  // placement only: never healthy yet
     absl::Time time;
     std::string error;
-    if (at == it->end() || !at->is_string() ||
+    if (!at->is_string() ||
         !absl::ParseTime(absl::RFC3339_full, at->get<std::string>(), &time,
                          &error)) {
       return absl::InvalidArgumentError(
@@ -64,13 +79,41 @@ void BackfillWatermarks::Set(absl::string_view name, absl::Time watermark) {
   watermarks_[std::string(name)] = watermark;
 }
 
+void BackfillWatermarks::SetPlacement(
+    absl::string_view name, const SubscriptionPlacement& placement) {
+  absl::MutexLock lock(&mu_);
+  placements_[std::string(name)] = placement;
+}
+
+std::vector<SubscriptionPlacement> BackfillWatermarks::Placements() const {
+  absl::MutexLock lock(&mu_);
+  std::set<SubscriptionPlacement> distinct;
+  for (const auto& [name, placement] : placements_) distinct.insert(placement);
+  return {distinct.begin(), distinct.end()};
+}
+
+void BackfillWatermarks::Forget(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = watermarks_.find(name); it != watermarks_.end()) {
+    watermarks_.erase(it);
+  }
+  if (auto it = placements_.find(name); it != placements_.end()) {
+    placements_.erase(it);
+  }
+}
+
 absl::Status BackfillWatermarks::Save() const {
   if (path_.empty()) return absl::OkStatus();
   json subs = json::object();
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [name, time] : watermarks_) {
-      subs[name] = {{"watermark", FormatIso(time)}};
+      subs[name]["watermark"] = FormatIso(time);
+    }
+    for (const auto& [name, placement] : placements_) {
+      subs[name]["broker"] = placement.broker_url;
+      subs[name]["flavor"] = placement.flavor;
+      subs[name]["service"] = placement.service;
     }
   }
   const std::string text =

@@ -18,6 +18,9 @@ struct SubscriptionReconciler::Group {
   std::string broker_url;
   v1::Flavor flavor = v1::NGSI_V2;
   std::string service;
+  BrokerHeaders list_headers;  // tenancy and credentials for listing
+  // Empty for a placement remembered from an earlier run whose names all
+  // left the file: listed only to prune.
   std::vector<const SubscriptionSpec*> specs;
 };
 
@@ -190,7 +193,26 @@ ReconcileSummary SubscriptionReconciler::ReconcileOnce() {
     group.broker_url = spec.broker_url;
     group.flavor = spec.flavor;
     group.service = spec.service;
+    if (group.specs.empty()) group.list_headers = BrokerCallHeaders(spec);
     group.specs.push_back(&spec);
+  }
+  if (options_.prune) {
+    // A broker or tenant the file no longer names may still hold ours.
+    for (const SubscriptionPlacement& placement : watermarks_->Placements()) {
+      SubscriptionSpec where;
+      where.broker_url = placement.broker_url;
+      where.flavor = placement.flavor == "ld" ? v1::NGSI_LD : v1::NGSI_V2;
+      where.service = placement.service;
+      const auto key = std::make_tuple(where.broker_url,
+                                       static_cast<int>(where.flavor),
+                                       where.service);
+      if (groups.count(key)) continue;
+      Group& group = groups[key];
+      group.broker_url = where.broker_url;
+      group.flavor = where.flavor;
+      group.service = where.service;
+      group.list_headers = BrokerCallHeaders(where);
+    }
   }
   ReconcileSummary summary;
   for (const auto& [key, group] : groups) ReconcileGroup(group, &summary);
@@ -209,7 +231,6 @@ ReconcileSummary SubscriptionReconciler::ReconcileOnce() {
 
 void SubscriptionReconciler::ReconcileGroup(const Group& group,
                                             ReconcileSummary* summary) {
-  const SubscriptionSpec& first = *group.specs.front();
   const std::string path = SubscriptionsPath(group.flavor);
   const absl::Time pass_start = absl::Now();
 
@@ -220,7 +241,7 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
     BrokerRequest request;
     request.path = path;
     request.query = absl::StrCat("limit=", kListPageSize, "&offset=", offset);
-    request.headers = BrokerCallHeaders(first);
+    request.headers = group.list_headers;
     absl::StatusOr<BrokerResponse> response =
         Call(transport_, group.broker_url, request);
     absl::StatusOr<json> page =
@@ -284,12 +305,13 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
     BrokerRequest request;
     request.method = "DELETE";
     request.path = absl::StrCat(path, "/", id);
-    request.headers = BrokerCallHeaders(first);
+    request.headers = group.list_headers;
     absl::StatusOr<BrokerResponse> deleted =
         Call(transport_, group.broker_url, request);
     if (deleted.ok()) {
       ++summary->deleted;
       CountChange("deleted");
+      if (!duplicate) watermarks_->Forget(*owner);
       common::LogInfo("subscription deleted",
                       {{"name", *owner}, {"id", id},
                        {"reason", duplicate ? "duplicate" : "left the file"},
@@ -442,7 +464,10 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
         watermarks_->Set(spec->name, pass_start);
       }
     }
-    if (!status.ok()) {
+    if (status.ok()) {
+      watermarks_->SetPlacement(spec->name, {spec->broker_url, state.flavor,
+                                             spec->service});
+    } else {
       ++summary->errors;
       state.last_action = "error";
       state.last_error = status.ToString();

@@ -173,6 +173,15 @@ def test_prunes_ours_that_left_the_file_only_when_asked(sim, tmp_path):
                    for line in pruning.stderr_lines())
     finally:
         pruning.stop()
+    # The only NGSI-LD subscription leaves the file: the state file remembers
+    # where it lives, so it is pruned too.
+    subs.write_text(SUBS_YAML.format(broker=sim.url).split("  - name: parking")[0])
+    pruning = start_receiver(subs, tmp_path, "--prune_subscriptions")
+    try:
+        wait_for(lambda: ours(sim, "parking", "ld", LD) is None)
+        assert ours(sim, "rooms", "v2", V2) is not None
+    finally:
+        pruning.stop()
 
 
 @pytest.mark.parametrize("text, error", [

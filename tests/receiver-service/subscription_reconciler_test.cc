@@ -160,6 +160,23 @@ TEST_F(SubscriptionReconcilerTest, PrunesOnlyWhenAsked) {
   EXPECT_THAT(broker_.SubscriptionIdsForTest(), SizeIs(1));
 }
 
+TEST_F(SubscriptionReconcilerTest, PrunesWhereTheFileNoLongerLooks) {
+  const std::string state = TempStateFile();
+  Make({Spec("rooms", v1::NGSI_V2), Spec("parking", v1::NGSI_LD)}, false,
+       state)
+      ->ReconcileOnce();
+  ASSERT_THAT(broker_.SubscriptionIdsForTest(), SizeIs(2));
+  // No NGSI-LD subscription is declared any more: only the state file
+  // says that broker listing holds one of ours.
+  ReconcileSummary pruned =
+      Make({Spec("rooms", v1::NGSI_V2)}, /*prune=*/true, state)
+          ->ReconcileOnce();
+  EXPECT_EQ(pruned.deleted, 1);
+  EXPECT_EQ(pruned.errors, 0);
+  EXPECT_THAT(broker_.SubscriptionIdsForTest(), ElementsAre("sub1"));
+  std::remove(state.c_str());
+}
+
 TEST_F(SubscriptionReconcilerTest, BrokerDownIsReportedAndRetried) {
   auto reconciler = Make({Spec("rooms", v1::NGSI_V2)});
   broker_.SetDownForTest(true);
