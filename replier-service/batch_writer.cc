@@ -1,6 +1,9 @@
 #include "replier-service/batch_writer.h"
 
+#include <algorithm>
+#include <atomic>
 #include <optional>
+#include <set>
 #include <random>
 #include <utility>
 
@@ -108,7 +111,26 @@ struct BatchWriter::WriteJob {
   HttpCall base_call;  // path, query, headers, content type
   std::string prefix, suffix;
   std::vector<std::string> rendered;
+  // Batches of one request may run on several workers at once; each writes
+  // only its own entities' results, which exist before any batch starts.
   v1::WriteResponse response;
+  std::atomic<uint32_t> broker_calls{0};
+};
+
+// The batches of one request, claimed one at a time by the worker running
+// the request and by helpers it queued. Shared so a helper that starts after
+// all batches were claimed (the request may be answered by then) touches
+// nothing but this.
+struct BatchWriter::BatchRun {
+  explicit BatchRun(size_t count) : total(count) {}
+  bool AllFinished() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return finished == total;
+  }
+
+  const size_t total;
+  std::atomic<size_t> next{0};
+  absl::Mutex mu;
+  size_t finished ABSL_GUARDED_BY(mu) = 0;
 };
 
 absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
@@ -118,11 +140,6 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
     auto client = OrionClient::Create(broker, config.retry, metrics);
     if (!client.ok()) return client.status();
     writer->clients_[broker.name] = std::move(*client);
-  }
-  if (!config.dead_letter_file.empty()) {
-    auto dead_letters = DeadLetterFile::Open(config.dead_letter_file);
-    if (!dead_letters.ok()) return dead_letters.status();
-    writer->dead_letters_ = *std::move(dead_letters);
   }
   return writer;
 }
@@ -387,10 +404,9 @@ absl::StatusOr<v1::WriteResponse> BatchWriter::Write(
                                  broker.max_bytes),
                     0, "");
     }
-    for (const std::vector<size_t>& batch : plan.batches) {
-      SendBatch(job, batch);
-    }
+    RunBatches(job, plan.batches);
   }
+  job.response.set_broker_calls(job.broker_calls.load());
 
   uint32_t succeeded = 0;
   for (const v1::EntityResult& result : job.response.results()) {
@@ -405,11 +421,43 @@ absl::StatusOr<v1::WriteResponse> BatchWriter::Write(
   }
   job.response.set_succeeded(succeeded);
   job.response.set_failed(job.response.results_size() - succeeded);
-  if (dead_letters_ != nullptr &&
-      static_cast<int>(succeeded) < job.response.results_size()) {
-    dead_letters_->Record(request, job.response);
-  }
   return std::move(job.response);
+}
+
+void BatchWriter::RunBatches(WriteJob& job,
+                             const std::vector<std::vector<size_t>>& batches) {
+  // Batches may only overlap in time when no entity is in two of them:
+  // otherwise a later write to an entity could overtake an earlier one.
+  std::set<std::string> ids;
+  bool independent = true;
+  for (const v1::Entity& entity : job.request.entities()) {
+    independent = independent && ids.insert(entity.id()).second;
+  }
+  const int parallel =
+      independent ? std::min<int>(job.client->config().max_connections,
+                                  static_cast<int>(batches.size()))
+                  : 1;
+  auto run = std::make_shared<BatchRun>(batches.size());
+  // Claims and sends batches until none is left. Never waits for another
+  // task, so helpers that no worker picks up cannot stall the request.
+  const auto drain = [&job, &batches, this](BatchRun& state) {
+    for (;;) {
+      const size_t k = state.next.fetch_add(1);
+      if (k >= batches.size()) return;
+      SendBatch(job, batches[k]);
+      absl::MutexLock lock(&state.mu);
+      ++state.finished;
+    }
+  };
+  for (int i = 1; i < parallel; ++i) {
+    // `job` and `batches` outlive every claimed batch: this call returns
+    // only after all batches finished, and a late helper claims none.
+    const absl::Status queued = Enqueue([run, drain] { drain(*run); });
+    if (!queued.ok()) break;  // busy: this worker does the rest itself
+  }
+  drain(*run);
+  absl::MutexLock lock(&run->mu);
+  run->mu.Await(absl::Condition(run.get(), &BatchRun::AllFinished));
 }
 
 void BatchWriter::SendBatch(WriteJob& job, const std::vector<size_t>& batch) {
@@ -427,7 +475,7 @@ void BatchWriter::SendBatch(WriteJob& job, const std::vector<size_t>& batch) {
     call.body += job.rendered[batch[k]];
   }
   call.body += job.suffix;
-  job.response.set_broker_calls(job.response.broker_calls() + 1);
+  ++job.broker_calls;
   absl::StatusOr<HttpAnswer> answer = job.client->Send(call, job.deadline);
   if (!answer.ok()) {
     for (const size_t index : batch) {
@@ -526,7 +574,7 @@ void BatchWriter::DeleteLdAttributes(WriteJob& job, size_t index) {
     if (!attr.dataset_id().empty()) {
       call.query = "datasetId=" + UrlEncode(attr.dataset_id());
     }
-    job.response.set_broker_calls(job.response.broker_calls() + 1);
+    ++job.broker_calls;
     absl::StatusOr<HttpAnswer> answer = job.client->Send(call, job.deadline);
     if (!answer.ok()) {
       code = answer.status().code();

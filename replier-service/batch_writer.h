@@ -15,7 +15,6 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "ngsi_bridge/v1/replier.pb.h"
-#include "replier-service/dead_letter_file.h"
 #include "replier-service/orion_client.h"
 #include "replier-service/replier_config.h"
 
@@ -67,9 +66,15 @@ class BatchWriter {
 
  private:
   struct WriteJob;
+  struct BatchRun;
 
   BatchWriter(const ReplierConfig& config, common::MetricsRegistry* metrics);
   void WorkerLoop();
+  // Sends every batch; concurrently (up to the broker's max_connections, on
+  // helper tasks) when no entity appears twice in the request. Returns when
+  // all are done.
+  void RunBatches(WriteJob& job,
+                  const std::vector<std::vector<size_t>>& batches);
   void SendBatch(WriteJob& job, const std::vector<size_t>& batch);
   void DeleteLdAttributes(WriteJob& job, size_t index);
   void RecordOutcome(WriteJob& job, size_t index, absl::StatusCode code,
@@ -81,7 +86,6 @@ class BatchWriter {
   common::MetricsRegistry* const metrics_;
   common::Gauge& queue_depth_;
   std::map<std::string, std::unique_ptr<OrionClient>> clients_;
-  std::unique_ptr<DeadLetterFile> dead_letters_;  // --dead_letter_file
 
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
