@@ -44,48 +44,84 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
   record->request = std::move(request);
   record->bytes = bytes;
 
-  absl::MutexLock lock(&mu_);
-  if (closed_) {
-    return absl::UnavailableError("the receiver is shutting down");
-  }
-  // Assigned under the lock with the push so that sequence order, log order
-  // and received_at order are one and the same.
-  record->event.set_sequence(next_sequence_++);
-  const absl::Time now = absl::Now();
-  const int64_t nanos = absl::ToUnixNanos(now);
-  auto* received_at = record->event.mutable_received_at();
-  received_at->set_seconds(nanos / 1000000000);
-  received_at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) {
+      return absl::UnavailableError("the receiver is shutting down");
+    }
+    // Assigned under the lock with the push so that sequence order, log order
+    // and received_at order are one and the same.
+    record->event.set_sequence(next_sequence_);
+    const absl::Time now = absl::Now();
+    const int64_t nanos = absl::ToUnixNanos(now);
+    auto* received_at = record->event.mutable_received_at();
+    received_at->set_seconds(nanos / 1000000000);
+    received_at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    if (disk_ != nullptr) {
+      // Under our lock so that file order is sequence order; a failed write
+      // consumes no sequence and leaves nothing behind (disk full: 503).
+      if (absl::Status written = disk_->Append(next_sequence_, record->event);
+          !written.ok()) {
+        return written;
+      }
+    }
+    ++next_sequence_;
 
-  records_.push_back(record);
-  bytes_ += bytes;
-  while (records_.size() > options_.max_events ||
-         (bytes_ > options_.max_bytes && records_.size() > 1)) {
-    bytes_ -= records_.front()->bytes;
-    records_.pop_front();
-    ++evicted_;
+    records_.push_back(record);
+    bytes_ += bytes;
+    while (records_.size() > options_.max_events ||
+           (bytes_ > options_.max_bytes && records_.size() > 1)) {
+      bytes_ -= records_.front()->bytes;
+      records_.pop_front();
+      ++evicted_;
+    }
+  }
+  // Without our lock: a group commit waits for the sync thread while other
+  // intake threads keep appending into the same fsync.
+  if (disk_ != nullptr) {
+    if (absl::Status durable = disk_->WaitDurable(record->sequence());
+        !durable.ok()) {
+      return durable;
+    }
   }
   return std::shared_ptr<const LogRecord>(std::move(record));
 }
 
 absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Read(
     uint64_t sequence) const {
-  absl::ReaderMutexLock lock(&mu_);
-  if (sequence >= next_sequence_) return nullptr;
-  const uint64_t earliest =
-      records_.empty() ? next_sequence_ : records_.front()->sequence();
-  if (sequence < earliest) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "sequence ", sequence, " is no longer retained; earliest retained "
-        "sequence is ", earliest));
+  // Never serve what a crash could still take back (its sequence would be
+  // reused): the 2xx and the consumers see the same durable prefix.
+  if (disk_ != nullptr && sequence > disk_->durable_sequence()) return nullptr;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (sequence >= next_sequence_) return nullptr;
+    const uint64_t earliest =
+        records_.empty() ? next_sequence_ : records_.front()->sequence();
+    if (sequence >= earliest) return records_[sequence - earliest];
+    if (disk_ == nullptr) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "sequence ", sequence, " is no longer retained; earliest retained "
+          "sequence is ", earliest));
+    }
   }
-  return records_[sequence - earliest];
+  // Behind the in-memory window: from disk, without our lock, so memory
+  // stays bounded and appends do not wait for the read.
+  absl::StatusOr<v1::NgsiEvent> event = disk_->Read(sequence);
+  if (!event.ok()) return event.status();
+  auto record = std::make_shared<LogRecord>();
+  record->event = *std::move(event);
+  record->bytes = RecordBytes(record->event, nullptr);
+  return std::shared_ptr<const LogRecord>(std::move(record));
 }
 
 LogStats EventLog::stats() const {
+  // Asked before our lock: the disk is a component of its own.
+  const uint64_t disk_earliest =
+      disk_ != nullptr ? disk_->earliest_sequence() : 0;
   absl::ReaderMutexLock lock(&mu_);
   LogStats stats;
   stats.earliest_sequence = records_.empty() ? 0 : records_.front()->sequence();
+  if (disk_ != nullptr) stats.earliest_sequence = disk_earliest;
   stats.latest_sequence = next_sequence_ - 1;
   stats.retained_events = records_.size();
   stats.retained_bytes = bytes_;
@@ -100,8 +136,23 @@ uint64_t EventLog::latest_sequence() const {
 }
 
 void EventLog::Close() {
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+  }
+  // Final fsync; reads from disk keep working.
+  if (disk_ != nullptr) disk_->Shutdown();
+}
+
+absl::Status EventLog::AttachDisk(std::unique_ptr<DiskLog> disk) {
   absl::MutexLock lock(&mu_);
-  closed_ = true;
+  if (next_sequence_ != 1 || disk_ != nullptr) {
+    return absl::FailedPreconditionError(
+        "the event log already holds events; attach the disk first");
+  }
+  next_sequence_ = disk->recovery().next_sequence;
+  disk_ = std::move(disk);
+  return absl::OkStatus();
 }
 
 }  // namespace ngsi_bridge::receiver

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ngsi_bridge/v1/ngsi.pb.h"
+#include "receiver-service/disk_log.h"
 #include "receiver-service/notification_parser.h"
 
 namespace ngsi_bridge::receiver {
@@ -52,16 +53,27 @@ class EventLog {
 
   explicit EventLog(const Options& options);
 
+  // Makes the log durable (--data_dir): sequences continue after the
+  // disk's last record, every Append() is written to `disk` and returns once
+  // durable per its fsync policy, and reads older than the in-memory window
+  // come from disk (the options above then bound memory only). Call once,
+  // before any other call. kFailedPrecondition after an Append().
+  absl::Status AttachDisk(std::unique_ptr<DiskLog> disk);
+  const DiskLog* disk() const { return disk_.get(); }
+
   // Appends `event` (its sequence and received_at are overwritten) and
   // returns the stored record. kUnavailable once Close() ran (the receiver
   // is draining: the sender should retry later); kResourceExhausted when the
   // record alone is larger than the byte budget (it could never be
-  // retained).
+  // retained). With a disk: kUnavailable when the disk write or fsync
+  // fails (full, unwritable), and blocks until the record is durable.
   absl::StatusOr<std::shared_ptr<const LogRecord>> Append(
       v1::NgsiEvent event, std::shared_ptr<const NotificationRequest> request);
 
   // The record with `sequence`. Null (and OK) when it is not appended yet;
   // kOutOfRange naming the earliest retained sequence when it was evicted.
+  // With a disk: null until the record is durable; older records are read
+  // from disk (a short pread).
   absl::StatusOr<std::shared_ptr<const LogRecord>> Read(
       uint64_t sequence) const;
 
@@ -79,6 +91,9 @@ class EventLog {
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t evicted_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once by AttachDisk() before serving; called under mu_ only for
+  // Append (so that sequence order is file order; DiskLog calls nothing).
+  std::unique_ptr<DiskLog> disk_;
 };
 
 }  // namespace ngsi_bridge::receiver

@@ -113,6 +113,27 @@ ABSL_FLAG(std::string, notify_allow_cidrs, "",
           "Comma-separated networks notifications may come from (e.g. "
           "10.0.0.0/8,::1); others get 403. Empty: any.");
 
+ABSL_FLAG(std::string, data_dir, "",
+          "Folder of the durable event log: notifications are answered 2xx "
+          "only once on disk, and a restart loses nothing acknowledged. "
+          "Empty keeps the log in memory only.");
+ABSL_FLAG(std::string, fsync, "group",
+          "When an appended event counts as durable with --data_dir: always "
+          "(fsync each), group (one fsync per --fsync_group_ms for all) or "
+          "none (written to the OS; survives a process crash only).");
+ABSL_FLAG(int64_t, fsync_group_ms, 5,
+          "Group commit interval of --fsync=group, in milliseconds.");
+ABSL_FLAG(int64_t, log_segment_bytes, int64_t{64} << 20,
+          "Size at which the on-disk log starts a new segment file.");
+ABSL_FLAG(int64_t, log_disk_max_bytes, int64_t{8} << 30,
+          "Bytes the on-disk log retains; whole oldest segments are deleted "
+          "beyond it. 0 = unbounded.");
+ABSL_FLAG(int64_t, log_max_age_seconds, 0,
+          "Age after which whole on-disk segments are deleted; 0 = never.");
+ABSL_FLAG(int64_t, group_session_timeout_ms, 10000,
+          "A consumer-group member disconnected this long loses its "
+          "partitions to the others (who resume from its committed offset).");
+
 namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
@@ -153,6 +174,14 @@ int main(int argc, char** argv) {
   config.prune_subscriptions = absl::GetFlag(FLAGS_prune_subscriptions);
   config.backfill = absl::GetFlag(FLAGS_backfill);
   config.state_dir = absl::GetFlag(FLAGS_state_dir);
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  config.fsync = absl::GetFlag(FLAGS_fsync);
+  config.fsync_group_ms = absl::GetFlag(FLAGS_fsync_group_ms);
+  config.log_segment_bytes = absl::GetFlag(FLAGS_log_segment_bytes);
+  config.log_disk_max_bytes = absl::GetFlag(FLAGS_log_disk_max_bytes);
+  config.log_max_age_seconds = absl::GetFlag(FLAGS_log_max_age_seconds);
+  config.group_session_timeout_ms =
+      absl::GetFlag(FLAGS_group_session_timeout_ms);
   config.security.grpc.tls_cert = absl::GetFlag(FLAGS_tls_cert);
   config.security.grpc.tls_key = absl::GetFlag(FLAGS_tls_key);
   config.security.grpc.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);

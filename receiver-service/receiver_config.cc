@@ -55,6 +55,9 @@ absl::Status ReceiverConfig::Validate() const {
            Positive{"log_max_events", log_max_events},
            Positive{"log_max_bytes", log_max_bytes},
            Positive{"subscriber_queue", subscriber_queue},
+           Positive{"fsync_group_ms", fsync_group_ms},
+           Positive{"log_segment_bytes", log_segment_bytes},
+           Positive{"group_session_timeout_ms", group_session_timeout_ms},
            Positive{"line_client_buffer_bytes", line_client_buffer_bytes}}) {
     if (field.value <= 0) {
       return absl::InvalidArgumentError(
@@ -76,6 +79,15 @@ absl::Status ReceiverConfig::Validate() const {
           absl::StrCat("--line_format must be event-json, fpc or body; got '",
                        listener.format, "'"));
     }
+  }
+  if (fsync != "always" && fsync != "group" && fsync != "none") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--fsync must be always, group or none; got '", fsync, "'"));
+  }
+  if (log_disk_max_bytes < 0 || log_max_age_seconds < 0) {
+    return absl::InvalidArgumentError(
+        "--log_disk_max_bytes and --log_max_age_seconds must be >= 0 "
+        "(0 = unbounded)");
   }
   if (reconcile_interval_seconds <= 0) {
     return absl::InvalidArgumentError(

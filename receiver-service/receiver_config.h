@@ -53,6 +53,16 @@ struct ReceiverConfig {
   // TLS, authentication, notification secret and source networks.
   ReceiverSecurityConfig security;
 
+  // Durable event log (disk_log.h); "" keeps the log in memory only.
+  std::string data_dir;
+  std::string fsync = "group";  // always | group | none
+  int64_t fsync_group_ms = 5;
+  int64_t log_segment_bytes = int64_t{64} << 20;
+  int64_t log_disk_max_bytes = int64_t{8} << 30;  // 0 = unbounded
+  int64_t log_max_age_seconds = 0;                // 0 = unbounded
+  // Consumer groups: a member silent this long loses its partitions.
+  int64_t group_session_timeout_ms = 10000;
+
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
 };

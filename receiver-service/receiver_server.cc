@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "httplib.h"
 #include "nlohmann/json.hpp"
+#include "receiver-service/durable_setup.h"
 #include "receiver-service/subscriptions_file.h"
 
 namespace ngsi_bridge::receiver {
@@ -147,6 +148,16 @@ void ReceiverServer::RegisterMetricCallbacks() {
 }
 
 absl::Status ReceiverServer::Start() {
+  // First: sequences continue from the disk, and a folder that cannot be
+  // recovered or written fails the start rather than the first 2xx.
+  if (absl::Status status = OpenDiskLog(config_, log_.get(), &metrics_);
+      !status.ok()) {
+    return status;
+  }
+  auto groups = CreateConsumerGroups(config_, log_.get(), hub_.get());
+  if (!groups.ok()) return groups.status();
+  groups_ = *std::move(groups);
+  stream_service_->set_consumer_groups(groups_.get());
   auto security = ReceiverSecurity::Create(config_.security);
   if (!security.ok()) return security.status();
   security_ = *std::move(security);

@@ -9,6 +9,7 @@
 #include "common/admin_server.h"
 #include "common/grpc_server.h"
 #include "common/metrics.h"
+#include "receiver-service/consumer_groups.h"
 #include "receiver-service/event_hub.h"
 #include "receiver-service/event_log.h"
 #include "receiver-service/intake_server.h"
@@ -66,6 +67,8 @@ class ReceiverServer {
   std::unique_ptr<EventHub> hub_;
   std::unique_ptr<NotificationHandler> handler_;
   std::unique_ptr<EventStreamService> stream_service_;
+  // Before grpc_: outlives the streams that report to it.
+  std::unique_ptr<ConsumerGroups> groups_;
   std::unique_ptr<LineServer> line_;
   std::unique_ptr<IntakeServer> intake_;
   std::unique_ptr<common::AdminServer> admin_;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "re2/re2.h"
+#include "receiver-service/consumer_groups.h"
 #include "receiver-service/stream_access.h"
 
 namespace ngsi_bridge::receiver {
@@ -264,8 +265,14 @@ void SubscribeReactor::OnHubClosed() {
                             "start AFTER the last sequence received"));
 }
 
+void SubscribeReactor::End(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(status);
+}
+
 void SubscribeReactor::OnDone() {
   hub_->Detach(this);
+  if (options_.on_done) options_.on_done();
   std::shared_ptr<SubscribeReactor> self;
   {
     absl::MutexLock lock(&mu_);
@@ -310,6 +317,14 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
   if (!matcher.ok()) {
     return new FinishedReactor(grpc::Status(
         grpc::StatusCode::INVALID_ARGUMENT, std::string(matcher.status().message())));
+  }
+  if (!request->group().empty()) {
+    if (groups_ == nullptr) {
+      return new FinishedReactor(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                              "consumer groups are off"));
+    }
+    // The group's committed offsets decide where the stream starts.
+    return groups_->Subscribe(context, *request, *std::move(matcher));
   }
   const LogStats stats = log_->stats();
   uint64_t next = stats.latest_sequence + 1;
@@ -379,6 +394,18 @@ grpc::ServerUnaryReactor* EventStreamService::Info(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;
+}
+
+grpc::ServerUnaryReactor* EventStreamService::Commit(
+    grpc::CallbackServerContext* context, const v1::CommitRequest* request,
+    v1::CommitResponse* response) {
+  if (groups_ == nullptr) {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                 "consumer groups are off"));
+    return reactor;
+  }
+  return groups_->Commit(context, *request, response);
 }
 
 }  // namespace ngsi_bridge::receiver

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,6 +24,8 @@ class RE2;
 
 namespace ngsi_bridge::receiver {
 
+class ConsumerGroups;
+
 // A compiled v1::EventFilter. Immutable after Create(): thread-safe.
 class EventMatcher {
  public:
@@ -32,17 +35,20 @@ class EventMatcher {
   static absl::StatusOr<std::unique_ptr<EventMatcher>> Create(
       const v1::EventFilter& filter,
       std::vector<std::string> allowed_services = {});
-  ~EventMatcher();
+  virtual ~EventMatcher();
 
   // The event to send for `event`: `event` itself when it passes unchanged,
   // `scratch` (filled here) when only some entities match or attributes are
   // projected, null when it does not match at all. Entity filters (type, id,
   // pattern) keep the matching entities; an event left with none is skipped.
-  const v1::NgsiEvent* Apply(const v1::NgsiEvent& event,
-                             v1::NgsiEvent& scratch) const;
+  // Virtual for consumer groups (GroupMatcher keeps their partitions).
+  virtual const v1::NgsiEvent* Apply(const v1::NgsiEvent& event,
+                                     v1::NgsiEvent& scratch) const;
+
+ protected:
+  explicit EventMatcher(const v1::EventFilter& filter);
 
  private:
-  explicit EventMatcher(const v1::EventFilter& filter);
   bool EntityMatches(const v1::Entity& entity) const;
 
   const v1::EventFilter filter_;
@@ -55,6 +61,8 @@ struct SubscribeOptions {
   // Live records a subscriber queues before dropping the oldest; a dropped
   // record is read back from the log, so this bounds memory, not delivery.
   size_t queue_capacity = 1024;
+  // Runs once in OnDone() (consumer groups learn a member left).
+  std::function<void()> on_done;
 };
 
 // One EventStream.Subscribe call: a server-streaming reactor that is also a
@@ -75,6 +83,9 @@ class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
   // Takes ownership of itself (`self` is this), attaches to the hub and
   // sends what the log already holds. Call once, right after construction.
   void Start(std::shared_ptr<SubscribeReactor> self);
+  // Ends the stream with `status` (a consumer group rebalanced).
+  // Idempotent; never blocks.
+  void End(const grpc::Status& status);
   // Keeps `lease` (a StreamLimiter slot) until the reactor is destroyed.
   // Call before Start().
   void HoldLease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
@@ -133,6 +144,13 @@ class EventStreamService final : public v1::EventStream::CallbackService {
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request,
                                  v1::InfoResponse* response) override;
+  grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,
+                                   const v1::CommitRequest* request,
+                                   v1::CommitResponse* response) override;
+
+  // Serves SubscribeRequest.group and Commit; without it they answer
+  // UNIMPLEMENTED. Set before serving; `groups` must outlive the service.
+  void set_consumer_groups(ConsumerGroups* groups) { groups_ = groups; }
 
   // From then on every call must authenticate with `auth` (when not null)
   // and Subscribe streams are bounded per client by `limiter` (when not
@@ -148,6 +166,7 @@ class EventStreamService final : public v1::EventStream::CallbackService {
   EventLog* const log_;
   EventHub* const hub_;
   const SubscribeOptions options_;
+  ConsumerGroups* groups_ = nullptr;
   const common::GrpcAuthenticator* auth_ = nullptr;
   common::StreamLimiter* limiter_ = nullptr;
   absl::Mutex mu_;
