@@ -141,6 +141,11 @@ absl::StatusOr<std::unique_ptr<BatchWriter>> BatchWriter::Create(
     if (!client.ok()) return client.status();
     writer->clients_[broker.name] = std::move(*client);
   }
+  if (!config.dead_letter_file.empty()) {
+    auto dead_letters = DeadLetterFile::Open(config.dead_letter_file);
+    if (!dead_letters.ok()) return dead_letters.status();
+    writer->dead_letters_ = *std::move(dead_letters);
+  }
   return writer;
 }
 
@@ -421,6 +426,10 @@ absl::StatusOr<v1::WriteResponse> BatchWriter::Write(
   }
   job.response.set_succeeded(succeeded);
   job.response.set_failed(job.response.results_size() - succeeded);
+  if (dead_letters_ != nullptr &&
+      static_cast<int>(succeeded) < job.response.results_size()) {
+    dead_letters_->Record(request, job.response);
+  }
   return std::move(job.response);
 }
 

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "ngsi_bridge/v1/replier.pb.h"
+#include "replier-service/dead_letter_file.h"
 #include "replier-service/orion_client.h"
 #include "replier-service/replier_config.h"
 
@@ -86,6 +87,7 @@ class BatchWriter {
   common::MetricsRegistry* const metrics_;
   common::Gauge& queue_depth_;
   std::map<std::string, std::unique_ptr<OrionClient>> clients_;
+  std::unique_ptr<DeadLetterFile> dead_letters_;  // --dead_letter_file
 
   absl::Mutex mu_;
   std::deque<std::function<void()>> queue_ ABSL_GUARDED_BY(mu_);
