@@ -46,7 +46,9 @@ def main() -> int:
     values["MACHINE"] = (
         f"- Run: {started}–{finished}, commit `{meta['git']}`, `{meta['command']}`, "
         f"{meta['reps']} repetitions × {meta['duration_s']:g} s per measurement.\n"
-        f"- Machine: `nproc` = {m['nproc']}, CPU model \"{m['cpu_model']}\", Linux {m['kernel']}, "
+        + (f"- Binaries built: " + ", ".join(f"`{k}` {v}" for k, v in meta["binaries"].items())
+           + " (from the working tree of that time).\n" if meta.get("binaries") else "")
+        + f"- Machine: `nproc` = {m['nproc']}, CPU model \"{m['cpu_model']}\", Linux {m['kernel']}, "
         f"{m['mem_total_mb'] / 1024:.1f} GiB RAM.\n"
         f"- Load average (1/5/15 min) before the run: {meta['load_before']}, after: "
         f"{meta['load_after']}.\n"
