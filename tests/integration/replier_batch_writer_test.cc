@@ -215,6 +215,39 @@ TEST_F(BatchWriterTest, LdBatchesRespectTheEntityCapAndLinkContext) {
   EXPECT_EQ(EntitiesIn(requests[2]), 1);
 }
 
+TEST_F(BatchWriterTest, IndependentBatchesOverlapButRepeatedIdsKeepOrder) {
+  std::atomic<int> running{0}, most{0};
+  StartWith(
+      [&running, &most](const FakeBroker::Request&) {
+        const int now = ++running;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        absl::SleepFor(absl::Milliseconds(100));
+        --running;
+        return FakeBroker::Answer{};
+      },
+      ",max_entities=1,max_connections=4");
+  auto parallel =
+      writer_->Write(Request("orion", v1::OPERATION_UPSERT, 8), Soon());
+  ASSERT_TRUE(parallel.ok());
+  EXPECT_EQ(parallel->succeeded(), 8u);
+  EXPECT_EQ(parallel->broker_calls(), 8u);
+  EXPECT_GT(most.load(), 1);
+  EXPECT_LE(most.load(), 4);  // the broker's connection bound
+
+  // The same entity twice: its second write must not overtake the first.
+  most = 0;
+  v1::WriteRequest repeated = Request("orion", v1::OPERATION_UPSERT, 4);
+  *repeated.add_entities() = repeated.entities(0);
+  auto ordered = writer_->Write(repeated, Soon());
+  ASSERT_TRUE(ordered.ok());
+  EXPECT_EQ(ordered->succeeded(), 5u);
+  EXPECT_EQ(most.load(), 1);
+  const auto requests = broker_->requests();
+  EXPECT_THAT(requests.back().body, HasSubstr("\"E0\""));
+}
+
 TEST_F(BatchWriterTest, EnqueueRunsTasksOnWorkersAndRefusesAfterShutdown) {
   StartWith([](const FakeBroker::Request&) { return FakeBroker::Answer{}; });
   absl::Notification ran;
