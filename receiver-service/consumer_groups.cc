@@ -294,6 +294,9 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* ConsumerGroups::Subscribe(
                                 "to resume from the committed offsets");
   for (const auto& other : ending) other->End(rebalanced);
   SubscribeReactor* raw = stream.get();
+  // Sent before any event so that a member knows its generation (for
+  // Commit) even while its partitions are quiet.
+  raw->StartSendInitialMetadata();
   raw->Start(std::move(stream));
   return raw;
 }

@@ -69,7 +69,7 @@ class DiskLog {
   struct Options {
     std::string dir;
     FsyncPolicy fsync = FsyncPolicy::kGroup;
-    absl::Duration group_interval = absl::Milliseconds(5);
+    absl::Duration group_interval = absl::Milliseconds(1);
     uint64_t segment_bytes = uint64_t{64} << 20;
     uint64_t max_bytes = uint64_t{1} << 30;  // 0 = unbounded
     absl::Duration max_age = absl::InfiniteDuration();

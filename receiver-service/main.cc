@@ -121,8 +121,9 @@ ABSL_FLAG(std::string, fsync, "group",
           "When an appended event counts as durable with --data_dir: always "
           "(fsync each), group (one fsync per --fsync_group_ms for all) or "
           "none (written to the OS; survives a process crash only).");
-ABSL_FLAG(int64_t, fsync_group_ms, 5,
-          "Group commit interval of --fsync=group, in milliseconds.");
+ABSL_FLAG(int64_t, fsync_group_ms, 1,
+          "With --fsync=group, at most one fsync per this many "
+          "milliseconds; every append waiting shares it.");
 ABSL_FLAG(int64_t, log_segment_bytes, int64_t{64} << 20,
           "Size at which the on-disk log starts a new segment file.");
 ABSL_FLAG(int64_t, log_disk_max_bytes, int64_t{8} << 30,

@@ -56,7 +56,7 @@ struct ReceiverConfig {
   // Durable event log (disk_log.h); "" keeps the log in memory only.
   std::string data_dir;
   std::string fsync = "group";  // always | group | none
-  int64_t fsync_group_ms = 5;
+  int64_t fsync_group_ms = 1;
   int64_t log_segment_bytes = int64_t{64} << 20;
   int64_t log_disk_max_bytes = int64_t{8} << 30;  // 0 = unbounded
   int64_t log_max_age_seconds = 0;                // 0 = unbounded

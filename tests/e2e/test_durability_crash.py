@@ -35,7 +35,12 @@ def test_kill_9_under_load_loses_no_acknowledged_notification(ngsi_stubs, tmp_pa
         receiver.start()
         try:
             if round_number == torn_round + 1:
-                # The garbage appended before this start was cut and reported.
+                # The garbage appended before this start was cut and reported
+                # (stderr is read by a thread of its own: give it a moment).
+                deadline = time.monotonic() + 10
+                while ("event log tail truncated" not in receiver.stderr_text()
+                       and time.monotonic() < deadline):
+                    time.sleep(0.05)
                 assert "event log tail truncated" in receiver.stderr_text()
                 assert metric(admin_metrics(receiver),
                               "ngsi_receiver_disk_log_truncated_bytes") > 0

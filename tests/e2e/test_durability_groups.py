@@ -133,3 +133,41 @@ def test_group_of_three_with_a_member_killed_processes_everything(ngsi_stubs, tm
     assert b_entities & later
     print(f"deliveries={len(deliveries)} duplicates={len(duplicates)} "
           f"crash_point={crash_point} b_entities={len(b_entities)}")
+
+
+def test_committed_offsets_survive_a_restart_and_stale_commits_are_refused(
+        ngsi_stubs, tmp_path):
+    import grpc
+
+    from tests.e2e.durability_support import Sender, notification
+
+    pb, pb_grpc = ngsi_stubs.receiver_pb2, ngsi_stubs.receiver_pb2_grpc
+    data_dir = tmp_path / "data"
+    with durable_receiver(data_dir) as receiver:
+        with grpc.insecure_channel(receiver.address()) as channel:
+            stub = pb_grpc.EventStreamStub(channel)
+            call = stub.Subscribe(pb.SubscribeRequest(group="g", member="m"))
+            generation = int(dict(call.initial_metadata())["ngsi-group-generation"])
+            sender = Sender(receiver.ports["http_port"])
+            for n in range(10):
+                assert sender.post(notification(f"E{n}", n))[0] == 204
+            sender.close()
+            events = [next(call) for _ in range(10)]
+            stub.Commit(pb.CommitRequest(group="g", member="m",
+                                         sequence=events[5].sequence,
+                                         generation=generation), timeout=10)
+            call.cancel()
+    with durable_receiver(data_dir) as receiver:
+        with grpc.insecure_channel(receiver.address()) as channel:
+            stub = pb_grpc.EventStreamStub(channel)
+            call = stub.Subscribe(pb.SubscribeRequest(group="g", member="m"))
+            generation = int(dict(call.initial_metadata())["ngsi-group-generation"])
+            resumed = [next(call) for _ in range(4)]
+            assert [e.sequence for e in resumed] == [e.sequence for e in events[6:]]
+            try:
+                stub.Commit(pb.CommitRequest(group="g", member="m", sequence=1,
+                                             generation=generation + 7), timeout=10)
+                raise AssertionError("a stale generation was accepted")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+            call.cancel()
