@@ -200,7 +200,7 @@ void ConsumerGroups::RebalanceLocked(
 
 grpc::ServerWriteReactor<v1::NgsiEvent>* ConsumerGroups::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-    std::unique_ptr<EventMatcher> filter) {
+    std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease) {
   if (request.member().empty()) {
     return new EndedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "a group subscription needs a member "
@@ -294,6 +294,7 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* ConsumerGroups::Subscribe(
                                 "to resume from the committed offsets");
   for (const auto& other : ending) other->End(rebalanced);
   SubscribeReactor* raw = stream.get();
+  raw->HoldLease(std::move(lease));
   // Sent before any event so that a member knows its generation (for
   // Commit) even while its partitions are quiet.
   raw->StartSendInitialMetadata();

@@ -82,10 +82,11 @@ class ConsumerGroups {
   ~ConsumerGroups();
 
   // EventStream.Subscribe with a group; `filter` is the subscriber's
-  // compiled filter. Never blocks.
+  // compiled filter (tenants granted included), `lease` its stream-limiter
+  // slot (held by the stream; may be null). Never blocks.
   grpc::ServerWriteReactor<v1::NgsiEvent>* Subscribe(
       grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-      std::unique_ptr<EventMatcher> filter);
+      std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease);
   // EventStream.Commit. NOT_FOUND for an unknown group, FAILED_PRECONDITION
   // for a member not in the group or a stale generation.
   grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,

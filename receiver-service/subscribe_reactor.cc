@@ -324,7 +324,8 @@ grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
                                               "consumer groups are off"));
     }
     // The group's committed offsets decide where the stream starts.
-    return groups_->Subscribe(context, *request, *std::move(matcher));
+    return groups_->Subscribe(context, *request, *std::move(matcher),
+                              std::move(grant.lease));
   }
   const LogStats stats = log_->stats();
   uint64_t next = stats.latest_sequence + 1;
@@ -399,10 +400,16 @@ grpc::ServerUnaryReactor* EventStreamService::Info(
 grpc::ServerUnaryReactor* EventStreamService::Commit(
     grpc::CallbackServerContext* context, const v1::CommitRequest* request,
     v1::CommitResponse* response) {
-  if (groups_ == nullptr) {
+  grpc::Status refused;
+  if (absl::Status admitted = AdmitReader(auth_, *context); !admitted.ok()) {
+    refused = common::ToGrpcStatus(admitted);
+  } else if (groups_ == nullptr) {
+    refused = grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                           "consumer groups are off");
+  }
+  if (!refused.ok()) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "consumer groups are off"));
+    reactor->Finish(refused);
     return reactor;
   }
   return groups_->Commit(context, *request, response);
