@@ -19,10 +19,14 @@ import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.e2e.replier_support import (
     DEADLINE_EXCEEDED, OK, UNAVAILABLE, Replier, v2_count, v2_entity, writes)
 from tests.testing.broker_sim.harness import RunningBrokerSim
 from tests.testing.services import REPO_ROOT
+
+pytestmark = [pytest.mark.e2e]
 
 
 def wait_until_back(sim, timeout=90):

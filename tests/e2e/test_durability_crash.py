@@ -9,9 +9,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.durability_support import (
     LoadThread, admin_metrics, durable_receiver, event_n, metric, read_range,
     receiver_info)
+
+pytestmark = [pytest.mark.e2e]
 
 ROUNDS = 10
 SENDERS = 4

@@ -13,6 +13,8 @@ from tests.e2e.durability_support import (
     Sender, admin_metrics, durable_receiver, event_n, metric, notification,
     read_range, receiver_info)
 
+pytestmark = [pytest.mark.e2e]
+
 
 @pytest.fixture
 def tiny_fs(tmp_path):

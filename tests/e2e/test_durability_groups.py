@@ -13,7 +13,11 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.durability_support import LoadThread, admin_metrics, durable_receiver
+
+pytestmark = [pytest.mark.e2e]
 
 MEMBER = Path(__file__).with_name("group_member.py")
 EVENTS = 1500
