@@ -88,6 +88,9 @@ std::string SignAsymmetric(EVP_PKEY* key, absl::string_view alg,
   if (alg == "ES256") {
     const auto* der = reinterpret_cast<const unsigned char*>(signature.data());
     ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &der, signature.size());
+    if (sig == nullptr) {  // signed by a non-EC key: any 64 bytes do
+      return absl::StrCat(signing, ".", B64(std::string(64, 'x')));
+    }
     unsigned char raw[64];
     BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
     BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
