@@ -208,6 +208,10 @@ def main() -> int:
     ours_runs = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
                  and "error" not in r]
     values["RUNS"] = str(len(ours_runs))
+    notes = [r["harness_note"] for r in data["runs"] if r.get("harness_note")]
+    values["HARNESS"] = (" Harness failures, not counted as loss: " + "; ".join(
+        f"{r['target']} {r.get('mode')} {r.get('payload')}: {r['harness_note']}"
+        for r in data["runs"] if r.get("harness_note")) + "." if notes else "")
     values["FPC_LOST"] = num(sum(t.get("lost", 0) for ts in cells.values()
                                  for n, t in ts.items() if n == "fpc-line1"))
     mem_rows = ["| process | state | peak RSS (VmHWM) MiB | notes |", "|---|---|---|---|"]
