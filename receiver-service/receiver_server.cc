@@ -164,6 +164,13 @@ absl::Status ReceiverServer::Start() {
   stream_service_->SetAccessControl(security_->grpc().authenticator(),
                                     security_->grpc().limiter());
   intake_->SetSecurity(security_->https_certificate(), security_->guard());
+  if (security_->grpc().authenticator() != nullptr &&
+      !config_.line_listeners.empty()) {
+    common::LogWarning(
+        "line listeners are not authenticated and carry every tenant's "
+        "events: disable them (--line_port=-1) or keep them off untrusted "
+        "networks");
+  }
 
   auto admin = common::AdminServer::Create(
       config_.host, config_.admin_port, &metrics_,
