@@ -70,8 +70,7 @@ absl::Status AdminServer::Start() {
   auto bound = BindHttpServer(*http_, host_, port_, tuning);
   if (!bound.ok()) return bound.status();
   port_ = *bound;
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  return absl::OkStatus();
+  return ServeOnThread(*http_, thread_);
 }
 
 void AdminServer::Shutdown() {

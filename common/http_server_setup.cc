@@ -4,6 +4,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,21 @@ absl::StatusOr<int> BindHttpServer(httplib::Server& server,
   // listen() on a listening socket updates its backlog (Linux).
   if (*listen_fd >= 0) ::listen(*listen_fd, tuning.listen_backlog);
   return bound;
+}
+
+absl::Status ServeOnThread(httplib::Server& server, std::thread& thread) {
+  auto loop_ended = std::make_shared<std::atomic<bool>>(false);
+  thread = std::thread([&server, loop_ended] {
+    server.listen_after_bind();
+    loop_ended->store(true);
+  });
+  while (!server.is_running()) {
+    if (loop_ended->load()) {
+      return absl::UnavailableError("HTTP listen loop ended at start");
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ngsi_bridge::common

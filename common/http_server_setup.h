@@ -2,7 +2,9 @@
 
 #include <cstddef>
 #include <string>
+#include <thread>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace httplib {
@@ -36,5 +38,12 @@ struct HttpServerTuning {
 absl::StatusOr<int> BindHttpServer(httplib::Server& server,
                                    const std::string& host, int port,
                                    const HttpServerTuning& tuning);
+
+// Runs `server`'s listen loop (after BindHttpServer) on `thread` and returns
+// once it accepts connections, or kUnavailable when the loop ended at once.
+// Waiting matters: httplib's stop() is a no-op until the loop has marked
+// itself running, so a Shutdown() right after a Start() that did not wait
+// would join forever. Blocks for about a millisecond.
+absl::Status ServeOnThread(httplib::Server& server, std::thread& thread);
 
 }  // namespace ngsi_bridge::common

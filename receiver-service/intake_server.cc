@@ -139,12 +139,8 @@ absl::Status IntakeServer::Start() {
                                       options_.tuning);
   if (!bound.ok()) return bound.status();
   port_ = *bound;
-  thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // httplib's stop() does nothing until the listen loop has marked itself
-  // running, so a Shutdown() right after Start() would leave that loop (and
-  // our join) running forever; and "listening" should mean accepting.
-  while (!http_->is_running()) std::this_thread::yield();
-  return absl::OkStatus();
+  // "listening" should mean accepting; see ServeOnThread.
+  return common::ServeOnThread(*http_, thread_);
 }
 
 void IntakeServer::Shutdown() {

@@ -3,13 +3,11 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/log.h"
-#include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "receiver-service/durable_setup.h"
 #include "receiver-service/subscriptions_file.h"
@@ -182,7 +180,6 @@ absl::Status ReceiverServer::Start() {
                                  subscription_board_.RenderJson()};
   });
   if (absl::Status status = admin_->Start(); !status.ok()) return status;
-  WaitUntilAdminServes();
 
   if (absl::Status status = line_->Start(); !status.ok()) return status;
 
@@ -242,20 +239,6 @@ absl::Status ReceiverServer::StartSubscriptions() {
                    {"count", static_cast<int64_t>(options.specs.size())},
                    {"callback_url", options.callback_url}});
   return reconciler_->Start();
-}
-
-void ReceiverServer::WaitUntilAdminServes() const {
-  // TODO(common): AdminServer::Start() should wait for its listen loop (as
-  // IntakeServer does). httplib's stop() is a no-op until that loop marks
-  // itself running, so a Shutdown() soon after Start() would join forever.
-  // One answered /healthz proves the loop runs.
-  const std::string host = config_.host == "0.0.0.0" ? "127.0.0.1" : config_.host;
-  httplib::Client client(host, admin_->port());
-  client.set_connection_timeout(1, 0);
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    if (client.Get("/healthz")) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
 }
 
 void ReceiverServer::PrintListeningLine() const {

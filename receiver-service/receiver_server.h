@@ -56,7 +56,6 @@ class ReceiverServer {
  private:
   explicit ReceiverServer(const ReceiverConfig& config);
   void RegisterMetricCallbacks();
-  void WaitUntilAdminServes() const;
   void PrintListeningLine() const;
 
   const ReceiverConfig config_;

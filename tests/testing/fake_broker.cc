@@ -4,6 +4,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/http_server_setup.h"
+#include "common/status_macros.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::testing {
@@ -14,8 +16,7 @@ absl::StatusOr<std::unique_ptr<FakeBroker>> FakeBroker::Start(
   const int port = broker->http_->bind_to_any_port("127.0.0.1");
   if (port <= 0) return absl::UnavailableError("fake broker cannot bind");
   broker->port_ = port;
-  FakeBroker* raw = broker.get();
-  broker->thread_ = std::thread([raw] { raw->http_->listen_after_bind(); });
+  NB_RETURN_IF_ERROR(common::ServeOnThread(*broker->http_, broker->thread_));
   return broker;
 }
 
