@@ -451,8 +451,10 @@ void BatchWriter::RunBatches(WriteJob& job,
   // task, so helpers that no worker picks up cannot stall the request.
   const auto drain = [&job, &batches, this](BatchRun& state) {
     for (;;) {
+      // `state.total`, not `batches.size()`: a helper that runs after the
+      // request finished must not touch `batches` (gone by then) at all.
       const size_t k = state.next.fetch_add(1);
-      if (k >= batches.size()) return;
+      if (k >= state.total) return;
       SendBatch(job, batches[k]);
       absl::MutexLock lock(&state.mu);
       ++state.finished;
