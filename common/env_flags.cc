@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 
 namespace ngsi_bridge::common {
 namespace {
@@ -89,6 +91,16 @@ void ConfigureFlagUsage(absl::string_view program_summary,
       "after it: --http_port -> ",
       env_prefix,
       "HTTP_PORT. The command line wins over the environment.\n\nFlags:"));
+}
+
+absl::Status ParseFlagsWithEnvironment(int argc, char** argv,
+                                       absl::string_view program_summary,
+                                       absl::string_view env_prefix,
+                                       absl::string_view defined_in) {
+  ConfigureFlagUsage(program_summary, env_prefix, defined_in);
+  NB_RETURN_IF_ERROR(ApplyEnvironmentToFlags(env_prefix, defined_in));
+  absl::ParseCommandLine(argc, argv);
+  return absl::OkStatus();
 }
 
 }  // namespace ngsi_bridge::common

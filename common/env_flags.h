@@ -35,4 +35,13 @@ void ConfigureFlagUsage(absl::string_view program_summary,
                         absl::string_view env_prefix,
                         absl::string_view defined_in);
 
+// The start of every main(): ConfigureFlagUsage, then the environment
+// twins, then the command line (which wins). Exits like absl does for a bad
+// command-line flag or --help; returns kInvalidArgument for a bad
+// environment value, naming the variable, flag and value.
+absl::Status ParseFlagsWithEnvironment(int argc, char** argv,
+                                       absl::string_view program_summary,
+                                       absl::string_view env_prefix,
+                                       absl::string_view defined_in);
+
 }  // namespace ngsi_bridge::common

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
 #include "common/env_flags.h"
 #include "common/log.h"
@@ -139,17 +138,15 @@ namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
   nb::common::BlockShutdownSignals();
-  nb::common::ConfigureFlagUsage(
-      "ngsi-receiver: turns NGSIv2 / NGSI-LD broker notifications into "
-      "NgsiEvent streams (gRPC EventStream and socket lines).",
-      "NGSI_RECEIVER_", "receiver-service/");
-  if (absl::Status env = nb::common::ApplyEnvironmentToFlags(
+  if (absl::Status flags = nb::common::ParseFlagsWithEnvironment(
+          argc, argv,
+          "ngsi-receiver: turns NGSIv2 / NGSI-LD broker notifications into "
+          "NgsiEvent streams (gRPC EventStream and socket lines).",
           "NGSI_RECEIVER_", "receiver-service/");
-      !env.ok()) {
-    nb::common::LogError("bad configuration", {{"error", env.ToString()}});
+      !flags.ok()) {
+    nb::common::LogError("bad configuration", {{"error", flags.ToString()}});
     return 1;
   }
-  absl::ParseCommandLine(argc, argv);
 
   nb::receiver::ReceiverConfig config;
   config.host = absl::GetFlag(FLAGS_host);

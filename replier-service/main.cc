@@ -3,7 +3,6 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "common/env_flags.h"
 #include "common/log.h"
 #include "common/shutdown.h"
@@ -66,17 +65,15 @@ namespace nb = ngsi_bridge;
 
 int main(int argc, char** argv) {
   nb::common::BlockShutdownSignals();
-  nb::common::ConfigureFlagUsage(
-      "ngsi-replier: writes batches of entities from gRPC clients (Spark "
-      "workers) to NGSIv2 / NGSI-LD brokers, with a result per entity.",
-      "NGSI_REPLIER_", "replier-service/");
-  if (absl::Status env = nb::common::ApplyEnvironmentToFlags(
+  if (absl::Status flags = nb::common::ParseFlagsWithEnvironment(
+          argc, argv,
+          "ngsi-replier: writes batches of entities from gRPC clients (Spark "
+          "workers) to NGSIv2 / NGSI-LD brokers, with a result per entity.",
           "NGSI_REPLIER_", "replier-service/");
-      !env.ok()) {
-    nb::common::LogError("bad configuration", {{"error", env.ToString()}});
+      !flags.ok()) {
+    nb::common::LogError("bad configuration", {{"error", flags.ToString()}});
     return 1;
   }
-  absl::ParseCommandLine(argc, argv);
 
   nb::replier::ReplierConfig config;
   config.host = absl::GetFlag(FLAGS_host);
