@@ -96,8 +96,11 @@ def test_https_intake_and_rotation_on_sighup_keep_the_stream(ngsi_stubs, pki):
                         "--http_tls", "--tls_refresh_seconds=1") as service:
         http_port, grpc_port = service.ports["http_port"], service.ports["grpc_port"]
         channel = tls_channel(grpc_port, pki.ca_file)
+        # EARLIEST, not LATEST: the POST below may reach the log before the
+        # server has positioned a LATEST stream, and that event would be skipped.
         stream = ngsi_stubs.receiver_pb2_grpc.EventStreamStub(channel).Subscribe(
-            ngsi_stubs.receiver_pb2.SubscribeRequest(), timeout=60)
+            ngsi_stubs.receiver_pb2.SubscribeRequest(
+                start=ngsi_stubs.receiver_pb2.SubscribeRequest.EARLIEST), timeout=60)
         assert https_post(http_port, pki.ca_file, "E1") == (204, serial_of(first_cert))
         assert next(stream).entities[0].id == "E1"
         assert grpc_peer_serial(grpc_port, pki.ca_file) == serial_of(first_cert)
