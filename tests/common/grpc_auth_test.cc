@@ -9,6 +9,7 @@
 #include "common/token_file.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace ngsi_bridge::common {
 namespace {
@@ -23,11 +24,14 @@ constexpr char kTokens[] = R"({"principals": [
    "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08",
    "tenants": ["*"], "brokers": ["orion"], "rights": ["write"]}]})";
 
+// One scratch directory for the whole test binary, removed at exit.
+const testing::ScratchDir& Scratch() {
+  static const testing::ScratchDir dir;
+  return dir;
+}
+
 std::string TempFile(absl::string_view name, absl::string_view content) {
-  const std::string path =
-      absl::StrCat(testing::TempDir(), "/", name, "-", getpid());
-  std::ofstream(path, std::ios::binary) << content;
-  return path;
+  return Scratch().Write(name, content);
 }
 
 TEST(TokenTableTest, FindsByPlainAndHashedTokens) {

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace ngsi_bridge::common {
 namespace {
@@ -51,11 +52,14 @@ std::string SignHs256(absl::string_view header, absl::string_view claims,
       B64(absl::string_view(reinterpret_cast<char*>(mac), length)));
 }
 
+// One scratch directory for the whole test binary, removed at exit.
+const testing::ScratchDir& Scratch() {
+  static const testing::ScratchDir dir;
+  return dir;
+}
+
 std::string TempFile(absl::string_view name, absl::string_view content) {
-  const std::string path =
-      absl::StrCat(testing::TempDir(), "/", name, "-", getpid());
-  std::ofstream(path, std::ios::binary) << content;
-  return path;
+  return Scratch().Write(name, content);
 }
 
 std::unique_ptr<JwtVerifier> Hs256Verifier(JwtOptions options = {}) {

@@ -8,20 +8,17 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string TempPath() {
-  char dir[] = "/tmp/watermarks_test_XXXXXX";
-  EXPECT_NE(mkdtemp(dir), nullptr);
-  return absl::StrCat(dir, "/subscriptions-state.json");
-}
 
 TEST(BackfillWatermarksTest, SurvivesAReopen) {
-  const std::string path = TempPath();
+  const testing::ScratchDir dir;
+  const std::string path = dir.PathOf("subscriptions-state.json");
   const absl::Time mark = absl::FromUnixMillis(1795000000123);
   {
     auto marks = BackfillWatermarks::Open(path);
@@ -45,7 +42,8 @@ TEST(BackfillWatermarksTest, WithoutAPathLivesInMemory) {
 }
 
 TEST(BackfillWatermarksTest, RefusesAFileThatIsNotOurs) {
-  const std::string path = TempPath();
+  const testing::ScratchDir dir;
+  const std::string path = dir.PathOf("subscriptions-state.json");
   std::ofstream(path) << "[1, 2, 3]";
   auto marks = BackfillWatermarks::Open(path);
   EXPECT_EQ(marks.status().code(), absl::StatusCode::kInvalidArgument);

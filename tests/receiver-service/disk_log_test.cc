@@ -18,27 +18,12 @@
 #include "gtest/gtest.h"
 #include "receiver-service/event_log.h"
 #include "receiver-service/log_segment.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/disk_log_test_XXXXXX";
-    path_ = mkdtemp(pattern);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 v1::NgsiEvent Event(uint64_t sequence, const std::string& id = "Room1") {
   v1::NgsiEvent event;
@@ -121,7 +106,7 @@ TEST(LogSegmentTest, ScanStopsAtTornAndCorruptRecords) {
 }
 
 TEST(DiskLogTest, SequencesContinueAcrossReopen) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   {
     auto log = DiskLog::Open(Opts(dir.path()));
     ASSERT_TRUE(log.ok()) << log.status();
@@ -145,7 +130,7 @@ TEST(DiskLogTest, SequencesContinueAcrossReopen) {
 }
 
 TEST(DiskLogTest, TornTailIsTruncatedAndNeverServed) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   {
     auto log = DiskLog::Open(Opts(dir.path()));
     ASSERT_TRUE(log.ok());
@@ -177,7 +162,7 @@ TEST(DiskLogTest, TornTailIsTruncatedAndNeverServed) {
 }
 
 TEST(DiskLogTest, CorruptRecordEndsTheLogAndLaterSegmentsAreSetAside) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   {
     auto log = DiskLog::Open(Opts(dir.path()));
     ASSERT_TRUE(log.ok());
@@ -214,7 +199,7 @@ TEST(DiskLogTest, CorruptRecordEndsTheLogAndLaterSegmentsAreSetAside) {
 }
 
 TEST(DiskLogTest, ReadDetectsDamageAfterOpen) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   auto log = DiskLog::Open(Opts(dir.path()));
   ASSERT_TRUE(log.ok());
   AppendRange(**log, 1, 3);
@@ -230,7 +215,7 @@ TEST(DiskLogTest, ReadDetectsDamageAfterOpen) {
 }
 
 TEST(DiskLogTest, RetentionDeletesWholeOldSegmentsBySize) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   DiskLog::Options options = Opts(dir.path());
   options.max_bytes = 3 * 4096;
   auto log = DiskLog::Open(options);
@@ -248,7 +233,7 @@ TEST(DiskLogTest, RetentionDeletesWholeOldSegmentsBySize) {
 }
 
 TEST(DiskLogTest, RetentionByAgeKeepsTheActiveSegment) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   DiskLog::Options options = Opts(dir.path());
   options.max_age = absl::Milliseconds(50);
   auto log = DiskLog::Open(options);
@@ -262,7 +247,7 @@ TEST(DiskLogTest, RetentionByAgeKeepsTheActiveSegment) {
 }
 
 TEST(DiskLogTest, GroupCommitSharesOneFsyncAmongConcurrentWriters) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   DiskLog::Options options = Opts(dir.path(), FsyncPolicy::kGroup);
   options.segment_bytes = 64 << 20;
   options.group_interval = absl::Milliseconds(20);
@@ -298,7 +283,7 @@ TEST(DiskLogTest, GroupCommitSharesOneFsyncAmongConcurrentWriters) {
 }
 
 TEST(DiskLogTest, AlwaysIsDurableOnReturn) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   auto log = DiskLog::Open(Opts(dir.path(), FsyncPolicy::kAlways));
   ASSERT_TRUE(log.ok());
   ASSERT_TRUE((*log)->Append(1, Event(1)).ok());
@@ -310,7 +295,7 @@ TEST(DiskLogTest, AlwaysIsDurableOnReturn) {
 
 TEST(DiskLogTest, UnwritableFolderFailsTheOpen) {
   if (geteuid() == 0) GTEST_SKIP() << "root writes anywhere";
-  TempDir dir;
+  const testing::ScratchDir dir;
   chmod(dir.path().c_str(), 0500);
   EXPECT_FALSE(DiskLog::Open(Opts(dir.path() + "/sub")).ok());
   chmod(dir.path().c_str(), 0700);
@@ -324,7 +309,7 @@ TEST(DiskLogTest, ParsesFsyncPolicies) {
 }
 
 TEST(EventLogDiskTest, OlderRecordsComeFromDiskAndSequencesContinue) {
-  TempDir dir;
+  const testing::ScratchDir dir;
   EventLog::Options memory;
   memory.max_events = 10;  // the in-memory window
   {

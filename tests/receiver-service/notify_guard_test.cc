@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
@@ -13,11 +14,14 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// One scratch directory for the whole test binary, removed at exit.
+const testing::ScratchDir& Scratch() {
+  static const testing::ScratchDir dir;
+  return dir;
+}
+
 std::string SecretFile(absl::string_view secret) {
-  const std::string path =
-      absl::StrCat(testing::TempDir(), "/notify-secret-", getpid());
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << secret << "\n";
-  return path;
+  return Scratch().Write("notify-secret", absl::StrCat(secret, "\n"));
 }
 
 NotificationRequest WithHeader(const std::string& name,
