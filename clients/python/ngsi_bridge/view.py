@@ -14,17 +14,33 @@ from ngsi_bridge import convert
 from ngsi_bridge.v1 import ngsi_pb2
 
 
-class AttributeView:
-    """One attribute: ``.type``, ``.value`` (plain), ``.metadata`` (views), ``.proto``."""
+class _ProtoView:
+    """What every view shares: it holds ``.proto``, pickles as the serialized
+    message, and gives the message's other fields through."""
 
     __slots__ = ("proto",)
-    _message = ngsi_pb2.Attribute
+    _message: Any = None  # the protobuf class that ``proto`` is; unpickling parses it
+
+    def __init__(self, proto: Any):
+        self.proto = proto
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "proto":  # pickling, copy: no delegation
+            raise AttributeError(name)
+        return getattr(self.proto, name)
+
+    def __getstate__(self) -> bytes:
+        return self.proto.SerializeToString()
 
     def __setstate__(self, state: bytes) -> None:
         self.proto = self._message.FromString(state)
 
-    def __init__(self, proto: ngsi_pb2.Attribute):
-        self.proto = proto
+
+class AttributeView(_ProtoView):
+    """One attribute: ``.type``, ``.value`` (plain), ``.metadata`` (views), ``.proto``."""
+
+    __slots__ = ()
+    _message = ngsi_pb2.Attribute
 
     @property
     def type(self) -> str:
@@ -53,29 +69,15 @@ class AttributeView:
     def to_dict(self) -> Any:
         return convert.attribute_to_dict(self.proto)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "proto":  # pickling, copy: no delegation
-            raise AttributeError(name)
-        return getattr(self.proto, name)
-
-    def __getstate__(self) -> bytes:
-        return self.proto.SerializeToString()
-
     def __repr__(self) -> str:
         return f"AttributeView(type={self.type!r}, value={self.value!r})"
 
 
-class EntityView:
+class EntityView(_ProtoView):
     """One entity: ``.id``, ``.type`` (None when the format carries none), ``.attrs``."""
 
-    __slots__ = ("proto",)
+    __slots__ = ()
     _message = ngsi_pb2.Entity
-
-    def __setstate__(self, state: bytes) -> None:
-        self.proto = self._message.FromString(state)
-
-    def __init__(self, proto: ngsi_pb2.Entity):
-        self.proto = proto
 
     @property
     def id(self) -> str | None:
@@ -96,29 +98,15 @@ class EntityView:
     def to_dict(self, key_values: bool = False) -> dict[str, Any]:
         return convert.entity_to_dict(self.proto, key_values)
 
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "proto":  # pickling, copy: no delegation
-            raise AttributeError(name)
-        return getattr(self.proto, name)
-
-    def __getstate__(self) -> bytes:
-        return self.proto.SerializeToString()
-
     def __repr__(self) -> str:
         return f"EntityView(id={self.id!r}, type={self.type!r}, attrs={sorted(self.proto.attrs)})"
 
 
-class EventView:
+class EventView(_ProtoView):
     """One event: ``.entities`` as ``EntityView``s; other fields from the message."""
 
-    __slots__ = ("proto",)
+    __slots__ = ()
     _message = ngsi_pb2.NgsiEvent
-
-    def __setstate__(self, state: bytes) -> None:
-        self.proto = self._message.FromString(state)
-
-    def __init__(self, proto: ngsi_pb2.NgsiEvent):
-        self.proto = proto
 
     @property
     def entities(self) -> list[EntityView]:
@@ -130,14 +118,6 @@ class EventView:
 
     def to_dict(self) -> dict[str, Any]:
         return convert.event_to_dict(self.proto)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name == "proto":  # pickling, copy: no delegation
-            raise AttributeError(name)
-        return getattr(self.proto, name)
-
-    def __getstate__(self) -> bytes:
-        return self.proto.SerializeToString()
 
     def __repr__(self) -> str:
         return (f"EventView(sequence={self.sequence}, service={self.proto.service!r}, "
