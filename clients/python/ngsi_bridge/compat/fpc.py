@@ -59,14 +59,19 @@ __all__ = [
 
 ### CONFIGURATION (same names and defaults as fpc.connectorconf) ###
 
-class ReceiverConfiguration():
-    """Where ``Prime`` reads events: the receiver's line listener."""
+class _Singleton():
+    """One instance per subclass, as the old configuration classes: calling the
+    class again returns it (and ``__init__`` resets it to the defaults)."""
     _instance = None
 
     def __new__(cls):
         if not cls._instance:
             cls._instance = super().__new__(cls)
         return cls._instance
+
+
+class ReceiverConfiguration(_Singleton):
+    """Where ``Prime`` reads events: the receiver's line listener."""
 
     def __init__(self):
         # Kept for old jobs that set them; the receiver's --http_port does this now.
@@ -85,14 +90,8 @@ class ReceiverConfiguration():
         self.receiver_address = os.environ.get("NGSI_BRIDGE_RECEIVER", "")
 
 
-class ReplierConfiguration():
+class ReplierConfiguration(_Singleton):
     """How the Reply* functions write: headers, blueprint, and the replier to use."""
-    _instance = None
-
-    def __new__(cls):
-        if not cls._instance:
-            cls._instance = super().__new__(cls)
-        return cls._instance
 
     def __init__(self):
         self.fiware_service = os.environ.get("NGSI_BRIDGE_FPC_SERVICE", "opcua_car")
@@ -122,30 +121,33 @@ class NGSIAttribute():
         return f"NGSIAttribute({self.type!r}, {self.value!r}, {self.metadata!r})"
 
 
-class NGSIEntityv2():
+class _NGSIEntity():
+    """What both entity classes hold; not one of the old module's names."""
 
     def __init__(self, entityid, nodetype, attributes):
         self.id = entityid
         self.type = nodetype
         self.attrs = attributes
 
+
+class NGSIEntityv2(_NGSIEntity):
+
     def __repr__(self):
         return f"NGSIEntityv2({self.id!r}, {self.type!r}, {self.attrs!r})"
 
 
-class NGSIEntityLD():
+class NGSIEntityLD(_NGSIEntity):
 
     def __init__(self, entityid, nodetype, attributes, context):
         self.context = context
-        self.id = entityid
-        self.type = nodetype
-        self.attrs = attributes
+        super().__init__(entityid, nodetype, attributes)
 
     def __repr__(self):
         return f"NGSIEntityLD({self.id!r}, {self.type!r}, {self.attrs!r}, {self.context!r})"
 
 
-class NGSIEventLD():
+class _NGSIEvent():
+    """What both event classes hold; not one of the old module's names."""
 
     def __init__(self, timestamp, svc, svcpath, entities):
         self.creationtime = timestamp
@@ -154,13 +156,12 @@ class NGSIEventLD():
         self.entities = entities
 
 
-class NGSIEventv2():
+class NGSIEventLD(_NGSIEvent):
+    pass
 
-    def __init__(self, timestamp, svc, svcpath, entities):
-        self.creationtime = timestamp
-        self.service = svc
-        self.servicePath = svcpath
-        self.entities = entities
+
+class NGSIEventv2(_NGSIEvent):
+    pass
 
 
 ### RECEIVER SIDE ###
