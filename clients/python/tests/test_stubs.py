@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ngsi_bridge import _stubs
@@ -19,8 +18,10 @@ def test_generates_into_an_empty_folder_and_detects_staleness(tmp_path):
     names = {p.name for p in out.iterdir()}
     assert {"__init__.py", "ngsi_pb2.py", "receiver_pb2_grpc.py", "replier_pb2_grpc.py"} <= names
     assert not _stubs.stubs_stale(root, out)
-    old = time.time() - 3600
-    os.utime(out / "replier_pb2.py", (old, old))  # older than the .proto files
+    # Older than the newest .proto file (a checkout's protos can be days old).
+    newest_proto = max(p.stat().st_mtime for p in (root / "ngsi_bridge" / "v1").glob("*.proto"))
+    old = newest_proto - 60
+    os.utime(out / "replier_pb2.py", (old, old))
     assert _stubs.stubs_stale(root, out)
 
 
