@@ -6,11 +6,16 @@
 #include "receiver-service/receiver_server.h"
 #include "replier-service/replier_server.h"
 #include "tests/testing/grpc_health_probe.h"
+#include "tests/testing/local_servers.h"
 
 namespace ngsi_bridge {
 namespace {
 
-void ExpectAdminHealthy(int admin_port) {
+// gRPC health says SERVING; /healthz, /readyz and /metrics answer 200.
+void ExpectHealthy(int grpc_port, int admin_port) {
+  auto health = testing::CheckGrpcHealth(absl::StrCat("127.0.0.1:", grpc_port));
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "SERVING");
   httplib::Client client("127.0.0.1", admin_port);
   auto healthz = client.Get("/healthz");
   ASSERT_TRUE(healthz);
@@ -24,43 +29,24 @@ void ExpectAdminHealthy(int admin_port) {
 }
 
 TEST(HealthTest, ReceiverReportsServingOnGrpcAndAdmin) {
-  receiver::ReceiverConfig config;
-  config.host = "127.0.0.1";
-  config.http_port = config.grpc_port = config.admin_port = 0;
-  config.line_listeners = {{0, "event-json"}};
-  auto server = receiver::ReceiverServer::Create(config);
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE((*server)->Start().ok());
-  auto health = testing::CheckGrpcHealth(
-      absl::StrCat("127.0.0.1:", (*server)->grpc_port()));
-  ASSERT_TRUE(health.ok()) << health.status();
-  EXPECT_EQ(*health, "SERVING");
-  ExpectAdminHealthy((*server)->admin_port());
-  (*server)->Shutdown();
+  auto server = testing::StartReceiver(testing::LocalReceiverConfig());
+  ASSERT_NE(server, nullptr);
+  ExpectHealthy(server->grpc_port(), server->admin_port());
+  server->Shutdown();
 }
 
 TEST(HealthTest, ReplierReportsServingOnGrpcAndAdmin) {
-  replier::ReplierConfig config;
-  config.host = "127.0.0.1";
-  config.grpc_port = config.admin_port = 0;
-  auto server = replier::ReplierServer::Create(config);
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE((*server)->Start().ok());
-  auto health = testing::CheckGrpcHealth(
-      absl::StrCat("127.0.0.1:", (*server)->grpc_port()));
-  ASSERT_TRUE(health.ok()) << health.status();
-  EXPECT_EQ(*health, "SERVING");
-  ExpectAdminHealthy((*server)->admin_port());
-  (*server)->Shutdown();
+  auto server = testing::StartReplier(testing::LocalReplierConfig());
+  ASSERT_NE(server, nullptr);
+  ExpectHealthy(server->grpc_port(), server->admin_port());
+  server->Shutdown();
 }
 
 TEST(HealthTest, SecondServerOnATakenPortFailsToStart) {
-  replier::ReplierConfig config;
-  config.host = "127.0.0.1";
-  config.grpc_port = config.admin_port = 0;
-  auto first = replier::ReplierServer::Create(config);
-  ASSERT_TRUE(first.ok() && (*first)->Start().ok());
-  config.admin_port = (*first)->admin_port();
+  replier::ReplierConfig config = testing::LocalReplierConfig();
+  auto first = testing::StartReplier(config);
+  ASSERT_NE(first, nullptr);
+  config.admin_port = first->admin_port();
   auto second = replier::ReplierServer::Create(config);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)->Start().code(), absl::StatusCode::kUnavailable);
