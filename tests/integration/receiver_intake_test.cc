@@ -9,32 +9,19 @@
 #include "httplib.h"
 #include "nlohmann/json.hpp"
 #include "receiver-service/receiver_server.h"
+#include "tests/testing/local_servers.h"
 
 namespace ngsi_bridge {
 namespace {
 
 using ::testing::HasSubstr;
 using receiver::ReceiverConfig;
-using receiver::ReceiverServer;
+using testing::LocalReceiverConfig;
+using testing::StartReceiver;
 
 constexpr char kBody[] =
     R"({"subscriptionId":"6717a1b2c3d4e5f60718293a","data":[{"id":"Room1",)"
     R"("type":"Room","temperature":{"type":"Number","value":23,"metadata":{}}}]})";
-
-ReceiverConfig LocalConfig() {
-  ReceiverConfig config;
-  config.host = "127.0.0.1";
-  config.http_port = config.grpc_port = config.admin_port = 0;
-  config.line_listeners = {{0, "event-json"}};
-  return config;
-}
-
-std::unique_ptr<ReceiverServer> Start(const ReceiverConfig& config) {
-  auto server = ReceiverServer::Create(config);
-  EXPECT_TRUE(server.ok()) << server.status();
-  EXPECT_TRUE((*server)->Start().ok());
-  return *std::move(server);
-}
 
 const httplib::Headers kNormalized = {{"Ngsiv2-AttrsFormat", "normalized"}};
 
@@ -70,10 +57,10 @@ Answer Check(const httplib::Result& result) {
 }
 
 TEST(ReceiverIntakeTest, ErrorAnswersCarryContentLengthAndServingContinues) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.max_body_bytes = 4096;
   config.max_json_depth = 8;
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   httplib::Client http("127.0.0.1", server->http_port());
 
   const Answer ok = Check(http.Post("/any/path?x=1", kNormalized, kBody,
@@ -129,7 +116,7 @@ TEST(ReceiverIntakeTest, ErrorAnswersCarryContentLengthAndServingContinues) {
 }
 
 TEST(ReceiverIntakeTest, FullLogAnswersServiceUnavailableWithRetryAfter) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
   server->log_for_test().Close();  // what draining does
   auto result = http.Post("/notify", kNormalized, kBody, "application/json");
@@ -141,9 +128,9 @@ TEST(ReceiverIntakeTest, FullLogAnswersServiceUnavailableWithRetryAfter) {
 }
 
 TEST(ReceiverIntakeTest, ConfiguredPathOnlyAcceptsThatPath) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.http_path = "/v2/notify";
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   httplib::Client http("127.0.0.1", server->http_port());
   EXPECT_EQ(Check(http.Post("/v2/notify?subscriptionId=abc", kNormalized,
                             kBody, "application/json"))
@@ -156,16 +143,15 @@ TEST(ReceiverIntakeTest, ConfiguredPathOnlyAcceptsThatPath) {
 }
 
 TEST(ReceiverIntakeTest, ReadyOnlyOnceEverythingListens) {
-  auto server = ReceiverServer::Create(LocalConfig());
-  ASSERT_TRUE(server.ok());
-  ASSERT_TRUE((*server)->Start().ok());
-  httplib::Client admin("127.0.0.1", (*server)->admin_port());
+  auto server = StartReceiver(LocalReceiverConfig());
+  ASSERT_NE(server, nullptr);
+  httplib::Client admin("127.0.0.1", server->admin_port());
   auto ready = admin.Get("/readyz");
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
-  EXPECT_GT((*server)->http_port(), 0);
-  EXPECT_EQ((*server)->line_ports().size(), 1u);
-  (*server)->Shutdown();
+  EXPECT_GT(server->http_port(), 0);
+  EXPECT_EQ(server->line_ports().size(), 1u);
+  server->Shutdown();
 }
 
 }  // namespace

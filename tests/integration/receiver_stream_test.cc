@@ -26,6 +26,7 @@
 #include "httplib.h"
 #include "ngsi_bridge/v1/receiver.grpc.pb.h"
 #include "receiver-service/receiver_server.h"
+#include "tests/testing/local_servers.h"
 
 namespace ngsi_bridge {
 namespace {
@@ -33,21 +34,8 @@ namespace {
 using ::testing::HasSubstr;
 using receiver::ReceiverConfig;
 using receiver::ReceiverServer;
-
-ReceiverConfig LocalConfig() {
-  ReceiverConfig config;
-  config.host = "127.0.0.1";
-  config.http_port = config.grpc_port = config.admin_port = 0;
-  config.line_listeners = {{0, "event-json"}};
-  return config;
-}
-
-std::unique_ptr<ReceiverServer> Start(const ReceiverConfig& config) {
-  auto server = ReceiverServer::Create(config);
-  EXPECT_TRUE(server.ok()) << server.status();
-  EXPECT_TRUE((*server)->Start().ok());
-  return *std::move(server);
-}
+using testing::LocalReceiverConfig;
+using testing::StartReceiver;
 
 std::string NormalizedBody(const std::string& id, const std::string& type,
                            const std::string& text = "") {
@@ -127,7 +115,7 @@ bool WaitFor(Condition condition, absl::Duration timeout = absl::Seconds(20)) {
 }
 
 TEST(ReceiverStreamTest, ResumeAfterReconnectHasNoGapAndNoDuplicate) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
   for (int i = 0; i < 10; ++i) ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
   auto stub = Stub(*server);
@@ -156,9 +144,9 @@ TEST(ReceiverStreamTest, ResumeAfterReconnectHasNoGapAndNoDuplicate) {
 }
 
 TEST(ReceiverStreamTest, StartBeforeRetentionIsOutOfRangeNamingEarliest) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.log_max_events = 5;
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   httplib::Client http("127.0.0.1", server->http_port());
   for (int i = 0; i < 10; ++i) ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
   auto stub = Stub(*server);
@@ -182,10 +170,10 @@ TEST(ReceiverStreamTest, StartBeforeRetentionIsOutOfRangeNamingEarliest) {
 }
 
 TEST(ReceiverStreamTest, SubscriberFallingOutOfRetentionEndsWithOutOfRange) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.log_max_events = 20;
   config.subscriber_queue = 4;
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   httplib::Client http("127.0.0.1", server->http_port());
   // A client whose flow-control window stays small (no BDP probing), so the
   // transport cannot absorb what the application does not read.
@@ -219,9 +207,9 @@ TEST(ReceiverStreamTest, SubscriberFallingOutOfRetentionEndsWithOutOfRange) {
 }
 
 TEST(ReceiverStreamTest, StalledSubscriberDoesNotSlowAFastOne) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.subscriber_queue = 8;
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   httplib::Client http("127.0.0.1", server->http_port());
   auto stub = Stub(*server);
   constexpr int kEvents = 2000;
@@ -248,7 +236,7 @@ TEST(ReceiverStreamTest, StalledSubscriberDoesNotSlowAFastOne) {
 }
 
 TEST(ReceiverStreamTest, FiftyConcurrentSubscribersEachGetEveryEvent) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   auto stub = Stub(*server);
   constexpr int kSubscribers = 50;
   constexpr int kEvents = 300;
@@ -279,7 +267,7 @@ TEST(ReceiverStreamTest, FiftyConcurrentSubscribersEachGetEveryEvent) {
 }
 
 TEST(ReceiverStreamTest, FiltersAndProjectionApplyOnTheServer) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
   ASSERT_EQ(Post(http, "urn:Room:1", "Room", "tenant_a"), 204);
   ASSERT_EQ(Post(http, "urn:Car:1", "Car", "tenant_a"), 204);
@@ -313,7 +301,7 @@ TEST(ReceiverStreamTest, FiltersAndProjectionApplyOnTheServer) {
 }
 
 TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
   auto stub = Stub(*server);
@@ -342,7 +330,7 @@ TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
 }
 
 TEST(ReceiverStreamTest, DeadlineEndsTheStreamAndDetachesTheSubscriber) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   auto stub = Stub(*server);
   StreamResult result = ReadStream(*stub, After(0, 0), absl::Milliseconds(300));
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
@@ -354,7 +342,7 @@ TEST(ReceiverStreamTest, DeadlineEndsTheStreamAndDetachesTheSubscriber) {
 }
 
 TEST(ReceiverStreamTest, ShutdownEndsOpenStreamsWithUnavailable) {
-  auto server = Start(LocalConfig());
+  auto server = StartReceiver(LocalReceiverConfig());
   auto stub = Stub(*server);
   grpc::ClientContext context;
   auto reader = stub->Subscribe(&context, After(0, 0));
@@ -413,9 +401,9 @@ class LineClient {
 };
 
 TEST(ReceiverLineTest, EveryLineClientReceivesEveryEvent) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.line_listeners = {{0, "event-json"}, {0, "body"}};
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   const std::vector<int> ports = server->line_ports();
   ASSERT_EQ(ports.size(), 2u);
   std::vector<std::unique_ptr<LineClient>> clients;
@@ -449,9 +437,9 @@ TEST(ReceiverLineTest, EveryLineClientReceivesEveryEvent) {
 }
 
 TEST(ReceiverLineTest, ClientThatStopsReadingIsDisconnectedAndCounted) {
-  ReceiverConfig config = LocalConfig();
+  ReceiverConfig config = LocalReceiverConfig();
   config.line_client_buffer_bytes = 64 << 10;
-  auto server = Start(config);
+  auto server = StartReceiver(config);
   const int port = server->line_ports()[0];
   LineClient stalled(port, /*receive_buffer=*/4096);
   LineClient reading(port);
