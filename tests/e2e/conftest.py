@@ -42,3 +42,27 @@ def ngsi_stubs(tmp_path_factory):
     for name, module in modules.items():
         setattr(stubs, name, module)
     return stubs
+
+
+@pytest.fixture(scope="module")
+def stack_binaries():
+    """Skips the tests that use it unless ngsi-receiver and ngsi-replier are
+    built where ngsi_bridge.demo.stack looks for them."""
+    from tests.e2e import spark_support  # noqa: F401 (puts ngsi_bridge on sys.path)
+    from ngsi_bridge.demo.stack import binary
+    try:
+        binary("ngsi-receiver"), binary("ngsi-replier")
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def spark(request, stack_binaries):
+    """A local Spark session for one test, named after its module
+    (test_spark_dstream.py: "e2e-dstream"). It starts before the test opens
+    any gRPC channel; local[2] because a socket receiver holds one core."""
+    from ngsi_bridge.spark.session import spark_session
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_spark_")
+    session = spark_session("local[2]", "e2e-" + name.replace("_", "-"))
+    yield session
+    session.stop()

@@ -7,40 +7,22 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 
-from ngsi_bridge import EventSubscriber, ReplierClient  # noqa: E402
-from ngsi_bridge.demo.stack import Stack, binary  # noqa: E402
-from ngsi_bridge.errors import ReplierError  # noqa: E402
+from tests.e2e.spark_support import ROOT, require_replier, wait_until  # noqa: E402
+from ngsi_bridge import EventSubscriber  # noqa: E402
+from ngsi_bridge.demo.stack import Stack  # noqa: E402
 
 ENTITY_TYPE = "Furnace"
 COUNT = 24
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
-def cluster():
-    try:
-        binary("ngsi-receiver"), binary("ngsi-replier")
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
+def cluster(stack_binaries):
     from ngsi_bridge.spark.local_cluster import LocalStandaloneCluster
     from ngsi_bridge.spark.session import package_path
     env = {"PYTHONPATH": os.pathsep.join([package_path(), str(ROOT)]),
@@ -62,13 +44,7 @@ def test_cluster_job_writes_a_prediction_for_every_update(cluster, tmp_path):
                    60, "two executors, one per worker")
         register(spark)
         with Stack() as stack:
-            with ReplierClient(stack.replier_grpc, stack.broker_name, timeout=10) as client:
-                try:
-                    client.list_brokers()
-                except ReplierError as exc:
-                    if "UNIMPLEMENTED" in str(exc):
-                        pytest.skip(f"ngsi-replier does not implement the Replier service yet: {exc}")
-                    raise
+            require_replier(stack, lambda client: client.list_brokers())
             broker = stack.broker
             broker.create_subscription(stack.notify_url, ENTITY_TYPE, ["temperature"])
             with EventSubscriber(stack.receiver_grpc) as sub:

@@ -11,48 +11,14 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 
-from ngsi_bridge import ReplierClient  # noqa: E402
-from ngsi_bridge.demo.stack import BrokerClient, Stack, binary  # noqa: E402
-from ngsi_bridge.errors import ReplierError  # noqa: E402
-
-
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def require_stack(stack, passthrough=False):
-    with ReplierClient(stack.replier_grpc, stack.broker_name, timeout=10) as client:
-        try:
-            client.list_brokers()
-            if passthrough:
-                client.passthrough("GET", "/version")
-        except ReplierError as exc:
-            if "UNIMPLEMENTED" in str(exc):
-                pytest.skip(f"ngsi-replier does not implement it yet: {exc}")
-            raise
-
-
-@pytest.fixture(scope="module")
-def binaries():
-    try:
-        binary("ngsi-receiver"), binary("ngsi-replier")
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
+from tests.e2e.spark_support import ROOT, require_replier, wait_until  # noqa: E402
+from ngsi_bridge.demo.stack import BrokerClient, Stack  # noqa: E402
 
 
 def warm_up(broker, entity_type, attr, is_back, timeout=60):
@@ -72,58 +38,53 @@ def warm_up(broker, entity_type, attr, is_back, timeout=60):
     raise AssertionError("the Spark job never received a probe event: is it connected to the line listener?")
 
 
-def test_dstream_event_stream_on_event_json_lines(binaries):
+def test_dstream_event_stream_on_event_json_lines(spark):
     from pyspark.streaming import StreamingContext
     from ngsi_bridge.spark.dstream import event_stream
-    from ngsi_bridge.spark.session import spark_session
     from ngsi_bridge.spark.writer import ReplierWriter
 
-    spark = spark_session("local[2]", "e2e-dstream")  # the socket receiver holds one core
-    try:
-        with Stack() as stack:
-            require_stack(stack)
-            broker = stack.broker
-            broker.create_subscription(stack.notify_url, "Boiler", ["pressure"])
-            seen: list = []
-            ssc = StreamingContext(spark.sparkContext, 1)
-            events = event_stream(ssc, "127.0.0.1", stack.line_port("event-json"))
-            scored = events.flatMap(lambda e: [
-                (ent.id, ent.type, ent.attrs["pressure"].value, e.sequence) for ent in e.entities])
-            writer = ReplierWriter(stack.replier_grpc, stack.broker_name, "upsert", to_entity=lambda t: {
-                "id": t[0], "type": t[1],
-                "pressure_alarm": {"type": "Boolean", "value": t[2] > 5},
-                "pressure_kpa": {"type": "Number", "value": t[2] * 100}})
+    with Stack() as stack:
+        require_replier(stack, lambda client: client.list_brokers())
+        broker = stack.broker
+        broker.create_subscription(stack.notify_url, "Boiler", ["pressure"])
+        seen: list = []
+        ssc = StreamingContext(spark.sparkContext, 1)
+        events = event_stream(ssc, "127.0.0.1", stack.line_port("event-json"))
+        scored = events.flatMap(lambda e: [
+            (ent.id, ent.type, ent.attrs["pressure"].value, e.sequence) for ent in e.entities])
+        writer = ReplierWriter(stack.replier_grpc, stack.broker_name, "upsert", to_entity=lambda t: {
+            "id": t[0], "type": t[1],
+            "pressure_alarm": {"type": "Boolean", "value": t[2] > 5},
+            "pressure_kpa": {"type": "Number", "value": t[2] * 100}})
 
-            def on_rdd(rdd):
-                rdd.foreachPartition(writer)
-                seen.extend(rdd.collect())
+        def on_rdd(rdd):
+            rdd.foreachPartition(writer)
+            seen.extend(rdd.collect())
 
-            scored.foreachRDD(on_rdd)
-            ssc.start()
-            try:
-                warm_up(broker, "Boiler", "pressure",
-                        lambda: any(s[0].endswith("probe") for s in seen))
-                for i in range(12):
-                    broker.upsert([{"id": f"urn:Boiler:{i}", "type": "Boiler",
-                                    "pressure": {"type": "Number", "value": i}}])
+        scored.foreachRDD(on_rdd)
+        ssc.start()
+        try:
+            warm_up(broker, "Boiler", "pressure",
+                    lambda: any(s[0].endswith("probe") for s in seen))
+            for i in range(12):
+                broker.upsert([{"id": f"urn:Boiler:{i}", "type": "Boiler",
+                                "pressure": {"type": "Number", "value": i}}])
 
-                def back():
-                    stored = {e["id"]: e for e in broker.entities("Boiler")}
-                    return all(stored.get(f"urn:Boiler:{i}", {}).get("pressure_kpa", {}).get("value")
-                               == i * 100 for i in range(12))
+            def back():
+                stored = {e["id"]: e for e in broker.entities("Boiler")}
+                return all(stored.get(f"urn:Boiler:{i}", {}).get("pressure_kpa", {}).get("value")
+                           == i * 100 for i in range(12))
 
-                wait_until(back, 60, "every boiler update written back")
-            finally:
-                ssc.stop(stopSparkContext=False, stopGraceFully=False)
-            stored = {e["id"]: e for e in broker.entities("Boiler")}
-            assert [stored[f"urn:Boiler:{i}"]["pressure_alarm"]["value"] for i in range(12)] == \
-                [i > 5 for i in range(12)]
-            real = [s for s in seen if not s[0].endswith("probe")]
-            assert sorted(s[0] for s in real) == sorted(f"urn:Boiler:{i}" for i in range(12))
-            sequences = [s[3] for s in real]
-            assert sequences == sorted(sequences) and len(set(sequences)) == 12
-    finally:
-        spark.stop()
+            wait_until(back, 60, "every boiler update written back")
+        finally:
+            ssc.stop(stopSparkContext=False, stopGraceFully=False)
+        stored = {e["id"]: e for e in broker.entities("Boiler")}
+        assert [stored[f"urn:Boiler:{i}"]["pressure_alarm"]["value"] for i in range(12)] == \
+            [i > 5 for i in range(12)]
+        real = [s for s in seen if not s[0].endswith("probe")]
+        assert sorted(s[0] for s in real) == sorted(f"urn:Boiler:{i}" for i in range(12))
+        sequences = [s[3] for s in real]
+        assert sequences == sorted(sequences) and len(set(sequences)) == 12
 
 
 OLD_JOB = '''
@@ -161,11 +122,12 @@ ssc.stop(stopSparkContext=True, stopGraceFully=False)
 '''
 
 
-def test_old_fpc_job_runs_with_only_its_import_changed(binaries, tmp_path):
+def test_old_fpc_job_runs_with_only_its_import_changed(stack_binaries, tmp_path):
     job = tmp_path / "old_job.py"
     job.write_text(textwrap.dedent(OLD_JOB))
     with Stack(fpc_line=True) as stack:
-        require_stack(stack, passthrough=True)
+        require_replier(stack, lambda client: client.list_brokers(),
+                        lambda client: client.passthrough("GET", "/version"))
         # the old connector's defaults: Fiware-Service opcua_car, Fiware-ServicePath /demo
         broker = BrokerClient(stack.broker_url, service="opcua_car", service_path="/demo")
         broker.create_subscription(stack.notify_url, "Oven", ["temperature"])

@@ -4,61 +4,22 @@ restarted from its checkpoint processes every event exactly once, and every
 entity is written back exactly once at the broker (idempotent upsert)."""
 from __future__ import annotations
 
+import functools
 import json
-import sys
-import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "clients" / "python"))
 
 pytest.importorskip("pyspark")
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 
-from ngsi_bridge import EventSubscriber, ReplierClient  # noqa: E402
-from ngsi_bridge.demo.stack import Stack, binary  # noqa: E402
-from ngsi_bridge.errors import ReplierError  # noqa: E402
+from tests.e2e import spark_support  # noqa: E402
+from ngsi_bridge import EventSubscriber  # noqa: E402
+from ngsi_bridge.demo.stack import Stack  # noqa: E402
 
 ENTITY_TYPE = "Meter"
 
 
-def wait_until(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def require_binaries():
-    try:
-        binary("ngsi-receiver"), binary("ngsi-replier")
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-
-
-def require_replier_writes(stack):
-    with ReplierClient(stack.replier_grpc, stack.broker_name, timeout=10) as client:
-        try:
-            client.write([{"id": "probe", "type": "Probe", "x": {"type": "Number", "value": 1}}])
-        except ReplierError as exc:
-            if "UNIMPLEMENTED" in str(exc):
-                pytest.skip(f"ngsi-replier does not implement Replier.Write yet: {exc}")
-            raise
-
-
-@pytest.fixture(scope="module")
-def spark():
-    require_binaries()
-    from ngsi_bridge.spark.session import spark_session
-    from ngsi_bridge.spark.datasource import register
-    session = spark_session("local[2]", "e2e-ngsi-source")  # before any gRPC channel
-    register(session)
-    yield session
-    session.stop()
+wait_until = functools.partial(spark_support.wait_until, interval=0.25)
 
 
 def feed(broker, first, count):
@@ -83,11 +44,14 @@ def writebacks(requests):
 
 def test_restart_from_checkpoint_processes_every_event_exactly_once(spark, tmp_path):
     from pyspark.sql import functions as F
+    from ngsi_bridge.spark.datasource import register
     from ngsi_bridge.spark.writer import ReplierWriter
     from tests.testing.broker_sim.harness import RunningBrokerSim
 
+    register(spark)
     with RunningBrokerSim() as sim, Stack(broker_url=sim.url) as stack:
-        require_replier_writes(stack)
+        spark_support.require_replier(stack, lambda client: client.write(
+            [{"id": "probe", "type": "Probe", "x": {"type": "Number", "value": 1}}]))
         broker = stack.broker
         broker.create_subscription(stack.notify_url, ENTITY_TYPE, ["reading"])
         with EventSubscriber(stack.receiver_grpc) as sub:
