@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 
 import grpc
+import pytest
 
 from tests.testing.broker_sim.harness import RunningBrokerSim
 from tests.testing.services import RunningService
@@ -115,3 +116,26 @@ def writes(sim, prefix, at_least=1):
             return found
         previous = found
         time.sleep(0.05)
+
+
+# Fixtures of both replier suites, which import them: one broker simulator
+# per module, emptied before each test, and the replier protobuf module.
+@pytest.fixture(scope="module")
+def sim():
+    with RunningBrokerSim() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_broker(sim):
+    sim.reset()
+
+
+@pytest.fixture
+def pb(ngsi_stubs):
+    return ngsi_stubs.replier_pb2
+
+
+def codes(response):
+    """The per-entity result codes of a Write response, in order."""
+    return [r.code for r in response.results]

@@ -7,16 +7,9 @@ import time
 
 import pytest
 
-from tests.e2e.replier_support import (
+from tests.e2e.replier_support import (  # noqa: F401 (fresh_broker, pb, sim: fixtures)
     ALREADY_EXISTS, DEADLINE_EXCEEDED, NOT_FOUND, OK, UNAVAILABLE, Replier,
-    ld_entity, v2_count, v2_entity, writes)
-from tests.testing.broker_sim.harness import RunningBrokerSim
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with RunningBrokerSim() as running:
-        yield running
+    codes, fresh_broker, ld_entity, pb, sim, v2_count, v2_entity, writes)
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +19,6 @@ def replier(ngsi_stubs, sim):
                  "--retry_initial_backoff_ms=20", "--retry_max_backoff_ms=200",
                  "--retry_max_attempts=6") as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def fresh_broker(sim):
-    sim.reset()
-
-
-@pytest.fixture
-def pb(ngsi_stubs):
-    return ngsi_stubs.replier_pb2
-
-
-def codes(response):
-    return [r.code for r in response.results]
 
 
 def applied_calls(sim, path, at_least=1):

@@ -7,16 +7,10 @@ import time
 import grpc
 import pytest
 
-from tests.e2e.replier_support import (
+from tests.e2e.replier_support import (  # noqa: F401 (fresh_broker, pb, sim: fixtures)
     ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT, NOT_FOUND, OK,
-    Replier, ld_entity, ld_get, v2_count, v2_entity, v2_get, writes)
-from tests.testing.broker_sim.harness import RunningBrokerSim
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with RunningBrokerSim() as running:
-        yield running
+    Replier, codes, fresh_broker, ld_entity, ld_get, pb, sim, v2_count,
+    v2_entity, v2_get, writes)
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +23,6 @@ def replier(ngsi_stubs, sim):
                  f"--broker=ld={sim.url},flavor=ld,timeout_ms=60000",
                  f"--broker=secure={sim.url},token=s3cret-token,service=acme") as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def fresh_broker(sim):
-    sim.reset()
-
-
-@pytest.fixture
-def pb(ngsi_stubs):
-    return ngsi_stubs.replier_pb2
-
-
-def codes(response):
-    return [r.code for r in response.results]
 
 
 # --- NGSIv2: every operation ------------------------------------------------
