@@ -10,6 +10,7 @@ import time
 
 import grpc
 
+from tests.e2e.receiver_support import read_events
 from tests.testing.services import RunningService
 
 
@@ -106,12 +107,7 @@ def read_range(stubs, grpc_port: int, after: int, end: int, timeout: float = 60)
     """Events after `after` through `end` (inclusive), in order."""
     if end <= after:
         return []
-    request = stubs.receiver_pb2.SubscribeRequest(
-        start=stubs.receiver_pb2.SubscribeRequest.AFTER, after_sequence=after,
-        end_sequence=end)
-    with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
-        stub = stubs.receiver_pb2_grpc.EventStreamStub(channel)
-        return list(stub.Subscribe(request, timeout=timeout))
+    return read_events(stubs, grpc_port, after, end, timeout)
 
 
 def durable_receiver(data_dir, *args) -> RunningService:

@@ -63,6 +63,8 @@ def send_fixture(port: int, fixture: dict):
 
 
 def read_events(stubs, grpc_port: int, after: int, end: int, timeout: float = 30):
+    """Events after `after` through `end` (inclusive), in order, over a fresh
+    gRPC channel to the receiver at 127.0.0.1:`grpc_port`."""
     request = stubs.receiver_pb2.SubscribeRequest(
         start=stubs.receiver_pb2.SubscribeRequest.AFTER, after_sequence=after,
         end_sequence=end)

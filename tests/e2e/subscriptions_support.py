@@ -7,8 +7,7 @@ import re
 import urllib.error
 import urllib.request
 
-import grpc
-
+from tests.e2e import receiver_support
 from tests.testing.services import RunningService
 
 
@@ -74,12 +73,7 @@ def latest_sequence(receiver: RunningService) -> int:
 
 def read_events(stubs, receiver: RunningService, after: int, end: int,
                 timeout: float = 30) -> list:
-    request = stubs.receiver_pb2.SubscribeRequest(
-        start=stubs.receiver_pb2.SubscribeRequest.AFTER, after_sequence=after,
-        end_sequence=end)
-    with grpc.insecure_channel(receiver.address()) as channel:
-        stub = stubs.receiver_pb2_grpc.EventStreamStub(channel)
-        return list(stub.Subscribe(request, timeout=timeout))
+    return receiver_support.read_events(stubs, receiver.ports["grpc_port"], after, end, timeout)
 
 
 def start_receiver(subs_file, state_dir, *extra: str) -> RunningService:
