@@ -25,6 +25,8 @@ def spark_session(master: str = "local[2]", app: str = "ngsi-bridge",
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = (SparkSession.builder.master(master).appName(app)
                .config("spark.ui.enabled", "false")
+               # The stage progress bar would overwrite the demo's and jobs' own lines.
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory", "512m").config("spark.executor.memory", "512m")
                .config("spark.sql.shuffle.partitions", "2")
                .config("spark.executorEnv.PYTHONPATH", pythonpath)
