@@ -18,7 +18,7 @@ namespace ngsi_bridge::receiver {
 namespace {
 
 // A stream that ends at once with `status`. Deletes itself in OnDone().
-class EndedStream : public grpc::ServerWriteReactor<v1::NgsiEvent> {
+class EndedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit EndedStream(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -198,7 +198,7 @@ void ConsumerGroups::RebalanceLocked(
   }
 }
 
-grpc::ServerWriteReactor<v1::NgsiEvent>* ConsumerGroups::Subscribe(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
     std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease) {
   if (request.member().empty()) {

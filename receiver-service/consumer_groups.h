@@ -84,7 +84,7 @@ class ConsumerGroups {
   // EventStream.Subscribe with a group; `filter` is the subscriber's
   // compiled filter (tenants granted included), `lease` its stream-limiter
   // slot (held by the stream; may be null). Never blocks.
-  grpc::ServerWriteReactor<v1::NgsiEvent>* Subscribe(
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
       std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease);
   // EventStream.Commit. NOT_FOUND for an unknown group, FAILED_PRECONDITION

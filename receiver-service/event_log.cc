@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/ngsi_json.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
@@ -13,10 +14,14 @@ namespace {
 // request kept for line formats. SpaceUsedLong, not ByteSizeLong: a tree of
 // google.protobuf.Value costs about ten times its serialized size (measured
 // in bench/: 5.7 GB resident for a 512 MiB budget counted serialized), and
-// the budget exists to bound the process's memory.
+// the budget exists to bound the process's memory. Plus twice the
+// serialized size: room for the wire bytes and the event-json line that the
+// record caches once a consumer asked for them (LogRecord::wire(),
+// event_json_line(); the line is about as long as the wire bytes).
 size_t RecordBytes(const v1::NgsiEvent& event,
                    const NotificationRequest* request) {
-  size_t bytes = event.SpaceUsedLong() + sizeof(LogRecord);
+  size_t bytes =
+      event.SpaceUsedLong() + 2 * event.ByteSizeLong() + sizeof(LogRecord);
   if (request != nullptr) {
     bytes += request->body.size() + request->path.size() +
              request->query.size() + request->method.size();
@@ -28,6 +33,15 @@ size_t RecordBytes(const v1::NgsiEvent& event,
 }
 
 }  // namespace
+
+const std::string& LogRecord::wire() const {
+  return wire_.Get([this] { return event.SerializeAsString(); });
+}
+
+const std::string& LogRecord::event_json_line() const {
+  return event_json_line_.Get(
+      [this] { return common::EventToJsonLine(event) + "\n"; });
+}
 
 EventLog::EventLog(const Options& options) : options_(options) {}
 

@@ -26,11 +26,35 @@ bool ServicePathMatches(absl::string_view path, absl::string_view prefix) {
 
 // A stream that ends at once with `status` (bad request, shutdown). Deletes
 // itself in OnDone().
-class FinishedReactor : public grpc::ServerWriteReactor<v1::NgsiEvent> {
+class FinishedReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit FinishedReactor(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
 };
+
+void ReleaseRecord(void* record) {
+  delete static_cast<std::shared_ptr<const LogRecord>*>(record);
+}
+
+// The record's shared wire bytes as a one-slice buffer, without a copy: the
+// slice holds a reference to the record until gRPC is done with it.
+grpc::ByteBuffer SharedWire(const std::shared_ptr<const LogRecord>& record) {
+  const std::string& wire = record->wire();
+  grpc::Slice slice(const_cast<char*>(wire.data()), wire.size(),
+                    &ReleaseRecord,
+                    new std::shared_ptr<const LogRecord>(record));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+void DeleteString(void* bytes) { delete static_cast<std::string*>(bytes); }
+
+// A filtered or projected event: its own serialization, handed over to the
+// slice without a copy.
+grpc::ByteBuffer Serialized(const v1::NgsiEvent& event) {
+  auto* bytes = new std::string(event.SerializeAsString());
+  grpc::Slice slice(bytes->data(), bytes->size(), &DeleteString, bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
 
 }  // namespace
 
@@ -229,6 +253,13 @@ void SubscribeReactor::Pump() {
     }
 
     const v1::NgsiEvent* message = matcher_->Apply(record->event, projected_);
+    // Built before our lock: serializing is the expensive part, and only
+    // the token holder touches write_buffer_.
+    if (message == &record->event) {
+      write_buffer_ = SharedWire(record);
+    } else if (message != nullptr) {
+      write_buffer_ = Serialized(*message);
+    }
     absl::MutexLock lock(&mu_);
     next_sequence_ = want + 1;
     if (message == nullptr) continue;
@@ -237,7 +268,7 @@ void SubscribeReactor::Pump() {
       return;
     }
     in_flight_ = std::move(record);
-    StartWrite(message);
+    StartWrite(&write_buffer_);
     return;  // the token passes to OnWriteDone()
   }
 }
@@ -304,9 +335,22 @@ EventStreamService::EventStreamService(EventLog* log, EventHub* hub,
                                        const SubscribeOptions& options)
     : log_(log), hub_(hub), options_(options) {}
 
-grpc::ServerWriteReactor<v1::NgsiEvent>* EventStreamService::Subscribe(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::Subscribe(
     grpc::CallbackServerContext* context,
-    const v1::SubscribeRequest* request) {
+    const grpc::ByteBuffer* raw_request) {
+  v1::SubscribeRequest parsed;
+  {
+    // Deserialize() consumes its buffer; the request is gRPC's.
+    grpc::ByteBuffer copy(*raw_request);
+    if (!grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&copy,
+                                                                      &parsed)
+             .ok()) {
+      return new FinishedReactor(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "the request is not a serialized SubscribeRequest"));
+    }
+  }
+  const v1::SubscribeRequest* request = &parsed;
   StreamGrant grant;
   if (absl::Status admitted = AdmitSubscriber(auth_, limiter_, *context,
                                               request->filter(), grant);

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_auth.h"
 #include "common/stream_limiter.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "ngsi_bridge/v1/receiver.grpc.pb.h"
 #include "receiver-service/event_hub.h"
@@ -72,7 +73,12 @@ struct SubscribeOptions {
 // stream with OUT_OF_RANGE, so a consumer never sees a silent gap. One write
 // in flight; whoever holds `pumping_` drives the next write. Owns itself via
 // `self_` from Start() until OnDone(). Thread-safe.
-class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
+//
+// It writes serialized v1::NgsiEvent messages (a raw method, see
+// EventStreamService): an event that passes the matcher unchanged goes out
+// as the record's shared wire bytes (LogRecord::wire(), serialized once for
+// every stream); only a filtered or projected event is serialized here.
+class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                          public EventSink {
  public:
   SubscribeReactor(grpc::CallbackServerContext* context, EventLog* log,
@@ -129,18 +135,29 @@ class SubscribeReactor : public grpc::ServerWriteReactor<v1::NgsiEvent>,
   // they back completes.
   std::shared_ptr<const LogRecord> in_flight_;
   v1::NgsiEvent projected_;
+  grpc::ByteBuffer write_buffer_;
 };
+
+// The EventStream service with Subscribe as a raw method: its request
+// arrives serialized and its stream carries serialized NgsiEvent messages
+// (so that one serialization of an event serves every subscriber). The
+// wire format is unchanged: clients see a plain `stream NgsiEvent`.
+using EventStreamBase = v1::EventStream::WithRawCallbackMethod_Subscribe<
+    v1::EventStream::WithCallbackMethod_Info<
+        v1::EventStream::WithCallbackMethod_Commit<v1::EventStream::Service>>>;
 
 // The EventStream gRPC service (callback API). Owned by ReceiverServer;
 // `log` and `hub` must outlive it. Thread-safe.
-class EventStreamService final : public v1::EventStream::CallbackService {
+class EventStreamService final : public EventStreamBase {
  public:
   EventStreamService(EventLog* log, EventHub* hub,
                      const SubscribeOptions& options);
 
-  grpc::ServerWriteReactor<v1::NgsiEvent>* Subscribe(
+  // `raw_request` is a serialized v1::SubscribeRequest (INVALID_ARGUMENT
+  // when it does not parse).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context,
-      const v1::SubscribeRequest* request) override;
+      const grpc::ByteBuffer* raw_request) override;
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
                                  const v1::InfoRequest* request,
                                  v1::InfoResponse* response) override;

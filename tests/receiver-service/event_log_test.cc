@@ -2,7 +2,10 @@
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "common/ngsi_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -52,7 +55,8 @@ TEST(EventLogTest, EvictsOldestBeyondEventCount) {
 TEST(EventLogTest, EvictsOldestBeyondByteBudget) {
   EventLog log({/*max_events=*/1000, /*max_bytes=*/10000});
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(log.Append(EventWithBody(3000), nullptr).ok());
+    // ~1 KB in memory, ~2 KB more for the cached wire bytes and line.
+    ASSERT_TRUE(log.Append(EventWithBody(1000), nullptr).ok());
   }
   const LogStats stats = log.stats();
   EXPECT_LE(stats.retained_bytes, 10000u);
@@ -108,6 +112,48 @@ TEST(EventLogTest, RejectsRecordLargerThanByteBudget) {
   EXPECT_EQ(log.Append(EventWithBody(5000), nullptr).status().code(),
             absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(log.latest_sequence(), 0u);  // no sequence consumed
+}
+
+TEST(LogRecordTest, WireIsTheEventSerializedOnceAndShared) {
+  EventLog log({});
+  v1::NgsiEvent event = EventWithBody(100);
+  (*event.add_entities()->mutable_attrs())["temperature"].set_type("Number");
+  auto record = log.Append(event, nullptr);
+  ASSERT_TRUE(record.ok()) << record.status();
+  // Concurrent first readers (gRPC streams on different threads) all get
+  // the one serialization.
+  std::vector<const std::string*> seen(4);
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    readers.emplace_back([&, i] { seen[i] = &(*record)->wire(); });
+  }
+  for (std::thread& reader : readers) reader.join();
+  for (const std::string* wire : seen) EXPECT_EQ(wire, seen[0]);
+  EXPECT_EQ(*seen[0], (*record)->event.SerializeAsString());
+  v1::NgsiEvent parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*seen[0]));
+  EXPECT_EQ(parsed.sequence(), 1u);
+  EXPECT_EQ(parsed.received_at().seconds(),
+            (*record)->event.received_at().seconds());
+}
+
+TEST(LogRecordTest, EventJsonLineIsRenderedOnceWithItsNewline) {
+  EventLog log({});
+  auto record = log.Append(EventWithBody(10), nullptr);
+  ASSERT_TRUE(record.ok()) << record.status();
+  const std::string& line = (*record)->event_json_line();
+  EXPECT_EQ(line, common::EventToJsonLine((*record)->event) + "\n");
+  EXPECT_EQ(&(*record)->event_json_line(), &line);
+}
+
+TEST(LogRecordTest, ACopyDoesNotShareTheCaches) {
+  LogRecord record;
+  record.event.set_sequence(1);
+  const std::string first = record.wire();
+  LogRecord copy = record;
+  copy.event.set_sequence(2);
+  EXPECT_NE(copy.wire(), first);
+  EXPECT_EQ(record.wire(), first);
 }
 
 }  // namespace
