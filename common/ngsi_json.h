@@ -38,8 +38,12 @@ nlohmann::json ValueToJson(const google::protobuf::Value& value);
 
 // The event as one line of the `event-json` format: proto3 JSON mapping
 // with the field names of ARCHITECTURE.md, no raw newline, no trailing
-// newline.
+// newline. Byte for byte what protobuf's MessageToJsonString() prints, from
+// a direct writer (several times faster); thread-safe.
 std::string EventToJsonLine(const v1::NgsiEvent& event);
+// The same through protobuf's MessageToJsonString() (the reference the
+// tests compare EventToJsonLine() with).
+std::string EventToJsonLineByProtobufForTest(const v1::NgsiEvent& event);
 
 // Parses an `event-json` line back into an event (tests and tools).
 absl::StatusOr<v1::NgsiEvent> EventFromJsonLine(absl::string_view line);

@@ -20,7 +20,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "common/log.h"
-#include "common/ngsi_json.h"
 #include "nlohmann/json.hpp"
 
 namespace ngsi_bridge::receiver {
@@ -140,7 +139,7 @@ class ListenerSink : public EventSink {
   ListenerSink(LineServer* server, size_t index, int port)
       : server_(server), index_(index), name_(absl::StrCat("line-", port)) {}
   void Offer(const std::shared_ptr<const LogRecord>& record) override {
-    server_->Enqueue(index_, *record);
+    server_->Enqueue(index_, record);
   }
   void OnHubClosed() override {}  // LineServer::Shutdown() closes clients
   std::string consumer_name() const override { return name_; }
@@ -165,7 +164,16 @@ std::string FormatLine(absl::string_view format, const LogRecord& record) {
     if (format == "fpc") return FpcLine(record);
     if (format == "body") return OneLine(record.request->body) + "\n";
   }
-  return common::EventToJsonLine(record.event) + "\n";
+  return record.event_json_line();
+}
+
+std::shared_ptr<const std::string> SharedLine(
+    absl::string_view format, const std::shared_ptr<const LogRecord>& record) {
+  if (record->request != nullptr && LineFormatNeedsRequest(format)) {
+    return std::make_shared<const std::string>(FormatLine(format, *record));
+  }
+  return std::shared_ptr<const std::string>(record,
+                                            &record->event_json_line());
 }
 
 LineServer::LineServer(const Options& options, EventHub* hub,
@@ -259,11 +267,13 @@ void LineServer::Wake() {
   [[maybe_unused]] ssize_t ignored = write(wake_fd_, &one, sizeof(one));
 }
 
-void LineServer::Enqueue(size_t index, const LogRecord& record) {
+void LineServer::Enqueue(size_t index,
+                         const std::shared_ptr<const LogRecord>& record) {
   if (listener_clients_[index].load(std::memory_order_relaxed) == 0) return;
-  // Formatted once per listener, outside the lock, shared by its clients.
-  auto line = std::make_shared<const std::string>(
-      FormatLine(options_.listeners[index].format, record));
+  // Formatted outside the lock (event-json: once per record, whatever the
+  // listeners), shared by the listener's clients.
+  const std::shared_ptr<const std::string> line =
+      SharedLine(options_.listeners[index].format, record);
   bool wake = false;
   {
     absl::MutexLock lock(&mu_);

@@ -24,6 +24,11 @@ namespace ngsi_bridge::receiver {
 // '\n' and holding no other newline. `fpc` and `body` need the raw request
 // (record.request); without it they fall back to event-json. Thread-safe.
 std::string FormatLine(absl::string_view format, const LogRecord& record);
+// The same, shared: the `event-json` line is the record's own
+// (LogRecord::event_json_line(), rendered once for every listener and
+// client; the pointer keeps the record alive), other formats a new string.
+std::shared_ptr<const std::string> SharedLine(
+    absl::string_view format, const std::shared_ptr<const LogRecord>& record);
 
 // Whether `format` needs the raw request kept in the log.
 bool LineFormatNeedsRequest(absl::string_view format);
@@ -68,7 +73,7 @@ class LineServer {
 
   // Appends the line for `record` to every client of listener `index`.
   // Never blocks. Called by the listener's hub sink.
-  void Enqueue(size_t index, const LogRecord& record);
+  void Enqueue(size_t index, const std::shared_ptr<const LogRecord>& record);
 
  private:
   struct Client {

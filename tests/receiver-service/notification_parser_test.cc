@@ -230,6 +230,8 @@ TEST_P(FixtureTest, KeepsNoSecretOrTransportHeaderAndLowerCasesTheRest) {
 TEST_P(FixtureTest, SurvivesTheEventJsonLine) {
   const std::string line = common::EventToJsonLine(event_);
   EXPECT_EQ(line.find('\n'), std::string::npos);
+  // The direct writer prints what protobuf's printer prints, byte for byte.
+  EXPECT_EQ(line, common::EventToJsonLineByProtobufForTest(event_));
   auto back = common::EventFromJsonLine(line);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, event_))
