@@ -1,5 +1,6 @@
 #include "receiver-service/subscription_reconciler.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
@@ -376,7 +377,14 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
       FillBrokerState(group.flavor, actual, &state);
       const std::vector<std::string> drift =
           FindDrift(*spec, callback, actual);
-      failing = state.status != "active";
+      // An expiry the file asks for is not a failure to repair: the broker
+      // keeps it "expired" until the file changes.
+      const bool expired_as_declared =
+          state.status == "expired" && !spec->expires.empty() &&
+          std::find(drift.begin(), drift.end(),
+                    group.flavor == v1::NGSI_LD ? "expiresAt" : "expires") ==
+              drift.end();
+      failing = state.status != "active" && !expired_as_declared;
       // A failure since the watermark (even one the broker recovered from:
       // Orion never re-sends a failed notification) means a gap.
       const std::optional<absl::Time> mark = watermarks_->Get(spec->name);
@@ -388,8 +396,7 @@ void SubscriptionReconciler::ReconcileGroup(const Group& group,
         state.last_action = "unchanged";
         ++summary->unchanged;
       } else {
-        json patch = std::move(desired);
-        patch.erase("type");
+        json patch = SubscriptionPatchJson(*spec, callback, drift);
         if (failing) {
           if (group.flavor == v1::NGSI_LD) {
             patch["isActive"] = true;

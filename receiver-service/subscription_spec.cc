@@ -1,6 +1,8 @@
 #include "receiver-service/subscription_spec.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <tuple>
 
 #include "absl/strings/match.h"
@@ -73,9 +75,33 @@ std::vector<std::string> Sorted(std::vector<std::string> values) {
   return values;
 }
 
-int64_t ThrottlingOf(const json& doc) {
+// Orion answers an integer, Orion-LD may answer a double: compare values.
+double ThrottlingOf(const json& doc) {
   const json* at = Find(doc, {"throttling"});
-  return at != nullptr && at->is_number() ? at->get<int64_t>() : 0;
+  return at != nullptr && at->is_number() ? at->get<double>() : 0;
+}
+
+const char* ExpiresMember(v1::Flavor flavor) {
+  return flavor == v1::NGSI_LD ? "expiresAt" : "expires";
+}
+
+// The expiry the broker reports, in whole seconds (Orion's resolution);
+// nullopt when permanent. NGSI-LD brokers may still echo the older name.
+std::optional<int64_t> ExpirySecondsOf(v1::Flavor flavor, const json& doc) {
+  std::string text = StringAt(doc, {ExpiresMember(flavor)});
+  if (text.empty() && flavor == v1::NGSI_LD) text = StringAt(doc, {"expires"});
+  if (text.empty()) return std::nullopt;
+  const std::optional<absl::Time> time = ParseBrokerTime(text);
+  // An expiry we cannot read is not one we asked for: it counts as drift.
+  if (!time.has_value()) return std::numeric_limits<int64_t>::min();
+  return absl::ToUnixSeconds(*time);
+}
+
+std::optional<int64_t> ExpirySecondsOf(const SubscriptionSpec& spec) {
+  if (spec.expires.empty()) return std::nullopt;
+  const std::optional<absl::Time> time = ParseBrokerTime(spec.expires);
+  if (!time.has_value()) return std::nullopt;
+  return absl::ToUnixSeconds(*time);
 }
 
 using SelectorKey = std::tuple<std::string, std::string, std::string>;
@@ -161,7 +187,27 @@ absl::Status ValidateSubscriptionSpec(const SubscriptionSpec& spec) {
     return absl::InvalidArgumentError(absl::StrCat(
         who, ": throttling must be >= 0, got ", spec.throttling_seconds));
   }
+  if (!spec.expires.empty() && !ParseBrokerTime(spec.expires).has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        who, ": expires must be an ISO 8601 date and time, got '",
+        spec.expires, "'"));
+  }
   return absl::OkStatus();
+}
+
+std::optional<absl::Time> ParseBrokerTime(absl::string_view text) {
+  const std::string value(text);
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, value, &time, &error)) return time;
+  // Brokers take a date and time without zone as UTC, and a bare date.
+  if (absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S", value, absl::UTCTimeZone(),
+                      &time, &error) ||
+      absl::ParseTime("%Y-%m-%d", value, absl::UTCTimeZone(), &time,
+                      &error)) {
+    return time;
+  }
+  return std::nullopt;
 }
 
 std::string OwnershipMarker(absl::string_view name) {
@@ -240,7 +286,29 @@ json DesiredSubscriptionJson(const SubscriptionSpec& spec,
     body["notification"] = std::move(notification);
   }
   if (spec.throttling_seconds > 0) body["throttling"] = spec.throttling_seconds;
+  if (!spec.expires.empty()) body[ExpiresMember(spec.flavor)] = spec.expires;
   return body;
+}
+
+json SubscriptionPatchJson(const SubscriptionSpec& spec,
+                           absl::string_view callback_url,
+                           const std::vector<std::string>& drift) {
+  json patch = DesiredSubscriptionJson(spec, callback_url);
+  patch.erase("type");
+  const auto drifted = [&drift](absl::string_view member) {
+    return std::find(drift.begin(), drift.end(), member) != drift.end();
+  };
+  if (spec.throttling_seconds == 0 && drifted("throttling")) {
+    patch["throttling"] = 0;
+  }
+  if (spec.expires.empty() && drifted(ExpiresMember(spec.flavor))) {
+    if (spec.flavor == v1::NGSI_LD) {
+      patch["expiresAt"] = nullptr;
+    } else {
+      patch["expires"] = "";
+    }
+  }
+  return patch;
 }
 
 std::vector<std::string> FindDrift(const SubscriptionSpec& spec,
@@ -250,8 +318,12 @@ std::vector<std::string> FindDrift(const SubscriptionSpec& spec,
   if (StringAt(actual, {"description"}) != DescriptionFor(spec)) {
     drift.push_back("description");
   }
-  if (ThrottlingOf(actual) != spec.throttling_seconds) {
+  if (std::fabs(ThrottlingOf(actual) -
+                static_cast<double>(spec.throttling_seconds)) > 1e-6) {
     drift.push_back("throttling");
+  }
+  if (ExpirySecondsOf(spec.flavor, actual) != ExpirySecondsOf(spec)) {
+    drift.push_back(ExpiresMember(spec.flavor));
   }
   if (spec.flavor == v1::NGSI_LD) {
     if (SelectorKeys(Find(actual, {"entities"})) != SelectorKeys(spec)) {

@@ -236,6 +236,8 @@ class SpecReader {
           return Error(key, "must be a whole number of seconds");
         }
         spec->throttling_seconds = value.get<int64_t>();
+      } else if (key == "expires") {
+        NB_RETURN_IF_ERROR(String(value, key, &spec->expires));
       } else if (key == "callback_url") {
         NB_RETURN_IF_ERROR(String(value, key, &spec->callback_url));
       } else if (key == "description") {

@@ -22,6 +22,7 @@
 //       notified_attrs: [temperature, pressure]
 //       format: normalized    # attrsFormat (v2) / notification.format (LD)
 //       throttling: 5
+//       expires: 2050-01-01T00:00:00Z  # "" / absent: permanent
 //       callback_url: http://receiver.example:8061/notify
 //       description: rooms of Madrid
 //       ld_context: https://example.org/context.jsonld

@@ -128,6 +128,84 @@ TEST_F(SubscriptionReconcilerTest, LeavesOthersAloneAndFixesDrift) {
   EXPECT_THAT(broker_.writes(), IsEmpty());
 }
 
+TEST_F(SubscriptionReconcilerTest, ThrottlingAndExpirySetChangeNothingTwice) {
+  SubscriptionSpec rooms = Spec("rooms", v1::NGSI_V2);
+  rooms.throttling_seconds = 5;
+  rooms.expires = "2050-04-05T14:00:00Z";  // echoed as ...:00.000Z
+  SubscriptionSpec parking = Spec("parking", v1::NGSI_LD);
+  parking.throttling_seconds = 2;
+  parking.expires = "2050-04-05T14:00:00";  // echoed as expiresAt, UTC
+  auto reconciler = Make({rooms, parking});
+  EXPECT_EQ(reconciler->ReconcileOnce().created, 2);
+  const json v2 = json::parse(broker_.SubscriptionForTest(StateOf("rooms").id));
+  EXPECT_EQ(v2["expires"], "2050-04-05T14:00:00.000Z");
+  EXPECT_EQ(v2["throttling"], 5);
+  const json ld =
+      json::parse(broker_.SubscriptionForTest(StateOf("parking").id));
+  EXPECT_EQ(ld["expiresAt"], "2050-04-05T14:00:00.000Z");
+  broker_.ClearCallsForTest();
+  for (int pass = 0; pass < 2; ++pass) {
+    ReconcileSummary again = reconciler->ReconcileOnce();
+    EXPECT_EQ(again.changes(), 0);
+    EXPECT_EQ(again.unchanged, 2);
+  }
+  EXPECT_THAT(broker_.writes(), IsEmpty());
+}
+
+TEST_F(SubscriptionReconcilerTest, FixesThrottlingAndExpiryDrift) {
+  SubscriptionSpec rooms = Spec("rooms", v1::NGSI_V2);
+  rooms.throttling_seconds = 5;
+  SubscriptionSpec parking = Spec("parking", v1::NGSI_LD);
+  auto reconciler = Make({rooms, parking});
+  reconciler->ReconcileOnce();
+  const std::string v2 = StateOf("rooms").id;
+  const std::string ld = StateOf("parking").id;
+  // Someone changes the throttling and sets expiries the file never asked
+  // for (one already past: the broker reports the subscription expired).
+  broker_.SetMemberForTest(v2, "throttling", "60");
+  broker_.SetMemberForTest(v2, "expires", R"("2000-01-01T00:00:00.000Z")");
+  broker_.SetMemberForTest(v2, "status", R"("expired")");
+  broker_.SetMemberForTest(ld, "expiresAt", R"("2040-01-01T00:00:00.000Z")");
+  broker_.SetMemberForTest(ld, "throttling", "3");
+  broker_.ClearCallsForTest();
+  ReconcileSummary fix = reconciler->ReconcileOnce();
+  EXPECT_EQ(fix.errors, 0);
+  EXPECT_EQ(fix.changes(), 2);
+  EXPECT_THAT(broker_.writes(),
+              ElementsAre("PATCH /v2/subscriptions/" + v2,
+                          "PATCH /ngsi-ld/v1/subscriptions/" + ld));
+  const json fixed_v2 = json::parse(broker_.SubscriptionForTest(v2));
+  EXPECT_EQ(fixed_v2["throttling"], 5);
+  EXPECT_FALSE(fixed_v2.contains("expires"));
+  EXPECT_EQ(fixed_v2["status"], "active");
+  const json fixed_ld = json::parse(broker_.SubscriptionForTest(ld));
+  EXPECT_FALSE(fixed_ld.contains("expiresAt"));
+  EXPECT_FALSE(fixed_ld.contains("throttling"));
+  broker_.ClearCallsForTest();
+  EXPECT_EQ(reconciler->ReconcileOnce().changes(), 0);
+  EXPECT_THAT(broker_.writes(), IsEmpty());
+}
+
+TEST_F(SubscriptionReconcilerTest, SetsADeclaredExpiryAndKeepsItWhenPast) {
+  auto reconciler = Make({Spec("rooms", v1::NGSI_V2)});
+  reconciler->ReconcileOnce();
+  const std::string id = StateOf("rooms").id;
+  // The file now asks for an expiry (already past): set it once, then leave
+  // the broker's "expired" alone instead of re-activating every pass.
+  SubscriptionSpec expiring = Spec("rooms", v1::NGSI_V2);
+  expiring.expires = "2001-02-03T04:05:06Z";
+  auto updated = Make({expiring});
+  EXPECT_EQ(updated->ReconcileOnce().updated, 1);
+  EXPECT_EQ(json::parse(broker_.SubscriptionForTest(id))["expires"],
+            "2001-02-03T04:05:06.000Z");
+  broker_.SetMemberForTest(id, "status", R"("expired")");
+  broker_.ClearCallsForTest();
+  ReconcileSummary again = updated->ReconcileOnce();
+  EXPECT_EQ(again.changes(), 0);
+  EXPECT_EQ(again.errors, 0);
+  EXPECT_THAT(broker_.writes(), IsEmpty());
+}
+
 TEST_F(SubscriptionReconcilerTest, ReactivatesFailedAndPaused) {
   auto reconciler =
       Make({Spec("rooms", v1::NGSI_V2), Spec("parking", v1::NGSI_LD)});

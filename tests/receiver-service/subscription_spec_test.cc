@@ -96,6 +96,76 @@ TEST(SubscriptionSpecTest, NamesEachDriftedMember) {
                           "notification.http.url"));
 }
 
+TEST(SubscriptionSpecTest, ThrottlingAndExpiryAsBrokersEchoThemAreNotDrift) {
+  // Orion renders expires with milliseconds and throttling as an integer;
+  // Orion-LD says expiresAt and may answer throttling as a double.
+  SubscriptionSpec spec = RoomsV2();
+  spec.throttling_seconds = 5;
+  spec.expires = "2050-04-05T14:00:00Z";
+  json actual = DesiredSubscriptionJson(spec, "http://r/n");
+  actual["expires"] = "2050-04-05T14:00:00.000Z";
+  actual["status"] = "active";
+  EXPECT_THAT(FindDrift(spec, "http://r/n", actual), IsEmpty());
+  spec.expires = "2050-04-05T14:00:00";  // no zone: UTC, as for Orion
+  EXPECT_THAT(FindDrift(spec, "http://r/n", actual), IsEmpty());
+
+  spec.flavor = v1::NGSI_LD;
+  spec.entities = {{"", "", "Room"}};
+  actual = DesiredSubscriptionJson(spec, "http://r/n");
+  EXPECT_EQ(actual["expiresAt"], "2050-04-05T14:00:00");
+  actual["expiresAt"] = "2050-04-05T14:00:00.000Z";
+  actual["throttling"] = 5.0;
+  EXPECT_THAT(FindDrift(spec, "http://r/n", actual), IsEmpty());
+}
+
+TEST(SubscriptionSpecTest, ThrottlingAndExpiryDrift) {
+  SubscriptionSpec spec = RoomsV2();
+  spec.throttling_seconds = 5;
+  json actual = DesiredSubscriptionJson(spec, "http://r/n");
+  actual.erase("throttling");
+  actual["expires"] = "2040-01-01T00:00:00.000Z";
+  const std::vector<std::string> drift = FindDrift(spec, "http://r/n", actual);
+  EXPECT_THAT(drift, ElementsAre("throttling", "expires"));
+  // The PATCH sets the throttling and makes the subscription permanent.
+  json patch = SubscriptionPatchJson(spec, "http://r/n", drift);
+  EXPECT_EQ(patch["throttling"], 5);
+  EXPECT_EQ(patch["expires"], "");
+
+  // The file wants no throttling but the broker has one: 0 removes it.
+  spec.throttling_seconds = 0;
+  spec.expires = "2041-01-01T00:00:00Z";
+  actual["throttling"] = 7;
+  patch = SubscriptionPatchJson(spec, "http://r/n",
+                                FindDrift(spec, "http://r/n", actual));
+  EXPECT_EQ(patch["throttling"], 0);
+  EXPECT_EQ(patch["expires"], "2041-01-01T00:00:00Z");
+
+  // NGSI-LD removes a member with null.
+  spec.flavor = v1::NGSI_LD;
+  spec.entities = {{"", "", "Room"}};
+  spec.expires.clear();
+  actual = DesiredSubscriptionJson(spec, "http://r/n");
+  actual["expiresAt"] = "2040-01-01T00:00:00.000Z";
+  const std::vector<std::string> ld_drift =
+      FindDrift(spec, "http://r/n", actual);
+  EXPECT_THAT(ld_drift, ElementsAre("expiresAt"));
+  patch = SubscriptionPatchJson(spec, "http://r/n", ld_drift);
+  EXPECT_TRUE(patch.contains("expiresAt"));
+  EXPECT_TRUE(patch["expiresAt"].is_null());
+  EXPECT_FALSE(patch.contains("type"));
+  EXPECT_FALSE(patch.contains("throttling"));
+}
+
+TEST(SubscriptionSpecTest, ParsesBrokerTimes) {
+  EXPECT_EQ(ParseBrokerTime("2050-04-05T14:00:00.000Z"),
+            ParseBrokerTime("2050-04-05T14:00:00"));
+  EXPECT_EQ(ParseBrokerTime("2050-04-05T16:00:00+02:00"),
+            ParseBrokerTime("2050-04-05T14:00:00Z"));
+  EXPECT_TRUE(ParseBrokerTime("2050-04-05").has_value());
+  EXPECT_FALSE(ParseBrokerTime("soon").has_value());
+  EXPECT_FALSE(ParseBrokerTime("").has_value());
+}
+
 TEST(SubscriptionSpecTest, ValidatesFields) {
   EXPECT_TRUE(ValidateSubscriptionSpec(RoomsV2()).ok());
   SubscriptionSpec spec = RoomsV2();
@@ -113,6 +183,11 @@ TEST(SubscriptionSpecTest, ValidatesFields) {
   EXPECT_TRUE(ValidateSubscriptionSpec(spec).ok());
   spec.format = "values";  // v2 only
   EXPECT_FALSE(ValidateSubscriptionSpec(spec).ok());
+  spec = RoomsV2();
+  spec.expires = "next year";
+  EXPECT_FALSE(ValidateSubscriptionSpec(spec).ok());
+  spec.expires = "2050-01-01T00:00:00Z";
+  EXPECT_TRUE(ValidateSubscriptionSpec(spec).ok());
 }
 
 TEST(SubscriptionSpecTest, CallHeadersCarryTenancyThenCredentials) {

@@ -27,6 +27,7 @@ subscriptions:
     condition_attrs: [temperature]
     notified_attrs: [temperature, pressure]
     throttling: 5
+    expires: 2050-01-01T00:00:00Z
     description: rooms of Madrid
   - name: parking
     flavor: ld
@@ -49,12 +50,14 @@ subscriptions:
   EXPECT_EQ(rooms.entities[0].type, "Room");
   EXPECT_THAT(rooms.notified_attrs, ElementsAre("temperature", "pressure"));
   EXPECT_EQ(rooms.throttling_seconds, 5);
+  EXPECT_EQ(rooms.expires, "2050-01-01T00:00:00Z");
   const SubscriptionSpec& parking = (*specs)[1];
   EXPECT_EQ(parking.flavor, v1::NGSI_LD);
   EXPECT_EQ(parking.service, "other");
   EXPECT_EQ(parking.broker_url, "http://orion:1026");
   EXPECT_EQ(parking.format, "concise");
   EXPECT_EQ(parking.callback_url, "http://receiver.example:8061/notify");
+  EXPECT_EQ(parking.expires, "");  // permanent
 }
 
 TEST(SubscriptionsFileTest, ReadsJsonListAlone) {
@@ -96,6 +99,9 @@ TEST(SubscriptionsFileTest, RejectsWhatItCannotTrust) {
       {"subscriptions: [{name: a, broker: http://b, entities: [{id: x}], "
        "throttling: soon}]",
        "whole number"},
+      {"subscriptions: [{name: a, broker: http://b, entities: [{id: x}], "
+       "expires: next week}]",
+       "expires must be an ISO 8601"},
       {"subscriptions: [a, b", "YAML error"},
       {"x: &anchor 1\nsubscriptions: *anchor", "aliases"},
       {"other: 1", "unknown top-level key 'other'"},

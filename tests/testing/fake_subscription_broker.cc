@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 
 namespace ngsi_bridge::testing {
@@ -64,6 +66,52 @@ bool IdMatches(const std::string& id, const std::string& pattern) {
   return id == pattern;
 }
 
+// RFC 3339, or without a zone (UTC), as the brokers read an expiry.
+std::optional<absl::Time> ParseExpiry(const std::string& text) {
+  absl::Time time;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, text, &time, &error) ||
+      absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S", text, absl::UTCTimeZone(),
+                      &time, &error)) {
+    return time;
+  }
+  return std::nullopt;
+}
+
+// Applies create or PATCH members the way the brokers store them: null
+// (NGSI-LD) removes a member, "expires": "" (NGSIv2) makes the
+// subscription permanent, throttling 0 is no throttling; expiry instants
+// come back as Orion renders them (whole seconds, ".000Z") and NGSI-LD's
+// under "expiresAt".
+void ApplyMembers(bool ld, const json& members, json* stored) {
+  for (auto member = members.begin(); member != members.end(); ++member) {
+    std::string key = member.key();
+    const json& value = member.value();
+    if (ld && key == "expires") key = "expiresAt";
+    const bool removes =
+        value.is_null() || (key == "throttling" && value.is_number() &&
+                            value.get<double>() == 0) ||
+        (key == "expires" && value.is_string() &&
+         value.get<std::string>().empty());
+    if (removes) {
+      stored->erase(key);
+      continue;
+    }
+    if ((key == "expires" || key == "expiresAt") && value.is_string()) {
+      const std::optional<absl::Time> time =
+          ParseExpiry(value.get<std::string>());
+      if (time.has_value()) {
+        (*stored)[key] = absl::FormatTime(
+            "%Y-%m-%dT%H:%M:%E3SZ",
+            ld ? *time : absl::FromUnixSeconds(absl::ToUnixSeconds(*time)),
+            absl::UTCTimeZone());
+        continue;
+      }
+    }
+    (*stored)[key] = value;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<BrokerResponse> FakeSubscriptionBroker::Send(
@@ -98,7 +146,8 @@ absl::StatusOr<BrokerResponse> FakeSubscriptionBroker::Send(
   if (request.path == subs_path && request.method == "POST") {
     const json body = json::parse(request.body, nullptr, false);
     if (!body.is_object()) return Answer(400, "{\"error\":\"BadRequest\"}");
-    json stored = body;
+    json stored = json::object();
+    ApplyMembers(ld, body, &stored);
     if (ld) {
       stored["status"] = "active";
       stored["isActive"] = true;
@@ -123,9 +172,7 @@ absl::StatusOr<BrokerResponse> FakeSubscriptionBroker::Send(
       json stored = json::parse(it->second.json);
       const json patch = json::parse(request.body, nullptr, false);
       if (!patch.is_object()) return Answer(400, "{\"error\":\"BadRequest\"}");
-      for (auto member = patch.begin(); member != patch.end(); ++member) {
-        stored[member.key()] = member.value();
-      }
+      ApplyMembers(ld, patch, &stored);
       if (patch.value("isActive", false)) stored["status"] = "active";
       it->second.json = stored.dump();
       return Answer(204);

@@ -6,6 +6,12 @@ Delivery state: NGSIv2 counts any HTTP answer as delivered, NGSI-LD only a
 2xx. A subscription failing MAX_CONSECUTIVE_FAILURES times in a row stops
 notifying: NGSI-LD reports it "paused" (like Orion-LD), NGSIv2 "failed".
 A PATCH with status "active" / isActive true resumes it.
+
+Timing members as the brokers echo them: NGSIv2 `expires` as ISO 8601 with
+".000Z" (Orion keeps seconds), absent when permanent (a PATCH with "" makes
+it so), `throttling` only when above 0 (a PATCH with 0 removes it). NGSI-LD
+`expiresAt` (the older `expires` is taken too) to the millisecond,
+`throttling` when above 0; a PATCH with null removes either.
 """
 import re
 import time
@@ -20,6 +26,71 @@ from tests.testing.broker_sim.v2_notification import (FLAT_FORMATS,
 
 MAX_CONSECUTIVE_FAILURES = 3
 DEFAULT_V2_ALTERATIONS = ("entityCreate", "entityChange")
+
+
+def v2_timing(body):
+    """Checks and normalises `expires` and `throttling` in a v2 subscription
+    body (create or PATCH) the way Orion stores them: `expires` as whole
+    seconds, rendered back as ISO 8601 with ".000Z"; "" makes the
+    subscription permanent (the member disappears). `throttling` is an
+    integer of seconds; 0 removes it. Returns the members to apply, with
+    None meaning "remove"."""
+    out = {}
+    if "expires" in body:
+        expires = body["expires"]
+        if not isinstance(expires, str):
+            raise bad_request("expires is not a string")
+        if expires == "":
+            out["expires"] = None
+        else:
+            epoch = parse_iso(expires)
+            if epoch is None:
+                raise bad_request("expires has an invalid format")
+            out["expires"] = iso_ms(int(epoch))
+    if "throttling" in body:
+        throttling = body["throttling"]
+        if isinstance(throttling, bool) or not isinstance(throttling, int):
+            raise bad_request("throttling is not an int")
+        if throttling < 0:
+            raise bad_request("throttling is negative")
+        out["throttling"] = throttling or None
+    return out
+
+
+def ld_timing(body):
+    """The same for NGSI-LD: `expiresAt` (Orion-LD also takes the older name
+    `expires`) kept to the millisecond, `throttling` a non-negative number
+    of seconds; null (in a PATCH) or 0 removes the member."""
+    out = {}
+    for name in ("expires", "expiresAt"):
+        if name not in body:
+            continue
+        value = body[name]
+        if value is None:
+            out["expiresAt"] = None
+            continue
+        epoch = parse_iso(value)
+        if epoch is None:
+            raise ld_error(400, "BadRequestData", "Invalid Subscription",
+                           f"{name}: not a DateTime: {value}")
+        out["expiresAt"] = iso_ms(epoch)
+    if "throttling" in body:
+        throttling = body["throttling"]
+        if throttling is not None and (
+                isinstance(throttling, bool) or
+                not isinstance(throttling, (int, float)) or throttling < 0):
+            raise ld_error(400, "BadRequestData", "Invalid Subscription",
+                           "throttling: must be a Number >= 0")
+        out["throttling"] = throttling or None
+    return out
+
+
+def _apply(target, members):
+    for key, value in members.items():
+        if value is None:
+            target.pop(key, None)
+        else:
+            target[key] = value
 
 
 class Subscription:
@@ -61,8 +132,10 @@ class Subscription:
         self.paused = False
         self.consecutive_failures = 0
 
+    expires_member = "expires"
+
     def _expired(self):
-        expires = parse_iso(self.body.get("expires"))
+        expires = parse_iso(self.body.get(self.expires_member))
         return expires is not None and expires < time.time()
 
     def _entity_selected(self, entity, selectors):
@@ -99,9 +172,11 @@ class V2Subscription(Subscription):
         return status_code is not None
 
     def patch(self, body):
+        timing = v2_timing(body)
         if body.get("status") == "active":
             self.resume()
-        self.body.update(body)
+        self.body.update({k: v for k, v in body.items() if k not in timing})
+        _apply(self.body, timing)
 
     def matches(self, change):
         if self.paused or self.status() in ("inactive", "expired"):
@@ -152,16 +227,21 @@ class V2Subscription(Subscription):
         out = {"id": self.id}
         if "description" in self.body:
             out["description"] = self.body["description"]
-        out["subject"] = self.body.get("subject", {})
-        out["notification"] = notification
+        # Orion's order; expires only when not permanent, throttling only
+        # when above 0.
         if "expires" in self.body:
             out["expires"] = self.body["expires"]
         out["status"] = self.status()
+        out["subject"] = self.body.get("subject", {})
+        out["notification"] = notification
+        if self.body.get("throttling"):
+            out["throttling"] = self.body["throttling"]
         return out
 
 
 class LdSubscription(Subscription):
     flavor = "ld"
+    expires_member = "expiresAt"
 
     def is_active(self):
         return self.body.get("isActive", True) and not self.paused
@@ -170,9 +250,13 @@ class LdSubscription(Subscription):
         return status_code is not None and 200 <= status_code < 300
 
     def patch(self, body):
+        timing = ld_timing(body)
         if body.get("isActive") is True:
             self.resume()
-        self.body.update(body)
+        # NGSI-LD PATCH: a member set to null is removed.
+        _apply(self.body, {k: v for k, v in body.items()
+                           if k not in ("expires", "expiresAt", "throttling")})
+        _apply(self.body, timing)
 
     def matches(self, change):
         if not self.is_active() or self._expired():
@@ -248,6 +332,9 @@ class SubscriptionEngine:
         fmt = notification.get("attrsFormat", "normalized")
         if fmt not in WRAPPED_FORMATS and fmt not in FLAT_FORMATS:
             raise bad_request(f"invalid attrsFormat: {fmt}")
+        timing = v2_timing(body)
+        body = {k: v for k, v in body.items() if k not in timing}
+        _apply(body, timing)
         sub_id = uuid.uuid4().hex[:24]  # Orion ids are Mongo ObjectIds
         self._store.subscriptions("v2", tenant)[sub_id] = V2Subscription(
             sub_id, body, service_path)
@@ -263,6 +350,10 @@ class SubscriptionEngine:
         if not isinstance(endpoint.get("uri"), str):
             raise ld_error(400, "BadRequestData", "Invalid Subscription",
                            "notification::endpoint::uri is missing")
+        timing = ld_timing(body)
+        body = {k: v for k, v in body.items()
+                if k not in ("expires", "expiresAt", "throttling")}
+        _apply(body, timing)
         subs[sub_id] = LdSubscription(sub_id, body)
         return sub_id
 

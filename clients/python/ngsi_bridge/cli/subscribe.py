@@ -109,6 +109,10 @@ def subscription_body(spec: dict, callback_url: str) -> dict:
                                 "attrsFormat": fmt}
     if spec.get("throttling"):
         body["throttling"] = int(spec["throttling"])
+    if spec.get("expires"):
+        expires = spec["expires"]  # PyYAML reads an unquoted one as a datetime
+        expires = expires.isoformat() if hasattr(expires, "isoformat") else str(expires)
+        body["expiresAt" if _flavor(spec) == "ld" else "expires"] = expires
     return body
 
 
