@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::receiver {
@@ -42,8 +44,49 @@ std::string UrlEncode(absl::string_view value) {
   return out;
 }
 
+bool IsIdempotentMethod(absl::string_view method) {
+  for (absl::string_view idempotent :
+       {"GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (absl::EqualsIgnoreCase(method, idempotent)) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<BrokerResponse> HttpBrokerTransport::Send(
     absl::string_view base_url, const BrokerRequest& request) {
+  const bool idempotent = IsIdempotentMethod(request.method);
+  const int attempts = std::max(1, retry_.max_attempts);
+  absl::Duration backoff = retry_.initial_backoff;
+  for (int attempt = 1;; ++attempt) {
+    bool sent = false;
+    absl::StatusOr<BrokerResponse> response =
+        SendOnce(base_url, request, &sent);
+    const bool retriable =
+        response.ok() ? idempotent && response->status >= 500 &&
+                            response->status <= 599
+                      : absl::IsUnavailable(response.status()) &&
+                            (idempotent || !sent);
+    if (!retriable || attempt >= attempts) return response;
+    // Full jitter: callers that failed together do not retry together.
+    thread_local std::mt19937_64 random(std::random_device{}());
+    const int64_t cap_us =
+        absl::ToInt64Microseconds(std::min(backoff, retry_.max_backoff));
+    const absl::Duration wait = absl::Microseconds(
+        std::uniform_int_distribution<int64_t>(0, std::max<int64_t>(0, cap_us))(
+            random));
+    if (retry_.sleep) {
+      retry_.sleep(wait);
+    } else {
+      absl::SleepFor(wait);
+    }
+    backoff = std::min(backoff * 2, retry_.max_backoff);
+  }
+}
+
+absl::StatusOr<BrokerResponse> HttpBrokerTransport::SendOnce(
+    absl::string_view base_url, const BrokerRequest& request,
+    bool* sent) const {
+  *sent = true;
   // "http://host:port/prefix": httplib connects to the origin, every call
   // goes under the prefix.
   const size_t scheme_end = base_url.find("://");
@@ -74,6 +117,12 @@ absl::StatusOr<BrokerResponse> HttpBrokerTransport::Send(
   }
   call.headers.emplace("Accept", "application/json");
   httplib::Result result = client.send(call);
+  // The connection was never made, so the request was not sent.
+  if (!result && (result.error() == httplib::Error::Connection ||
+                  result.error() == httplib::Error::ConnectionTimeout ||
+                  result.error() == httplib::Error::SSLConnection)) {
+    *sent = false;
+  }
   if (!result) {
     return absl::UnavailableError(
         absl::StrCat(request.method, " ", origin, call.path,
