@@ -608,6 +608,22 @@ void BatchWriter::DeleteLdAttributes(WriteJob& job, size_t index) {
                 last_status, last_error, std::move(failed));
 }
 
+bool PassthroughIsIdempotent(absl::string_view method,
+                             absl::string_view body) {
+  const std::string upper = absl::AsciiStrToUpper(method);
+  if (upper != "GET" && upper != "HEAD" && upper != "PUT" &&
+      upper != "PATCH" && upper != "DELETE") {
+    return false;
+  }
+  // Orion's update operators that add to what is there: applying them
+  // twice is not applying them once. Matched anywhere in the body, so a
+  // string value that merely contains one is treated the careful way too.
+  for (absl::string_view op : {"\"$inc\"", "\"$mul\"", "\"$push\""}) {
+    if (absl::StrContains(body, op)) return false;
+  }
+  return true;
+}
+
 absl::StatusOr<v1::PassthroughResponse> BatchWriter::Passthrough(
     const v1::PassthroughRequest& request, absl::Time deadline) {
   const auto found = clients_.find(request.broker());
@@ -709,6 +725,9 @@ absl::StatusOr<v1::PassthroughResponse> BatchWriter::Passthrough(
       (method == "POST" || method == "PUT" || method == "PATCH")) {
     call.content_type = "application/json";  // Orion wants Content-Length
   }
+  // A 5xx, a lost answer or a timeout may come after the broker applied
+  // the call: only idempotent calls are sent again then.
+  call.retry_after_sent = PassthroughIsIdempotent(method, call.body);
   absl::StatusOr<HttpAnswer> answer = client->Send(call, deadline);
   if (!answer.ok()) return answer.status();
   v1::PassthroughResponse response;

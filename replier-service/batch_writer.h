@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
@@ -20,6 +21,14 @@
 #include "replier-service/replier_config.h"
 
 namespace ngsi_bridge::replier {
+
+// Whether a passthrough call may reach the broker twice with the effect of
+// once: GET, HEAD, PUT, DELETE, and PATCH (NGSI PATCH sets the given
+// attributes or subscription members to the given values) — unless the body
+// uses one of Orion's accumulating update operators ($inc, $mul, $push),
+// which make any method non-idempotent. POST never is (it creates, appends
+// or runs a batch).
+bool PassthroughIsIdempotent(absl::string_view method, absl::string_view body);
 
 // Does the broker work of the replier: owns one OrionClient per configured
 // broker and a bounded pool of worker threads on which every blocking HTTP
@@ -54,7 +63,10 @@ class BatchWriter {
   // unknown broker, kInvalidArgument for a method or path that could leave
   // the broker (absolute URL, "..", encoded separators, scheme or host
   // changes), kUnavailable / kDeadlineExceeded when no answer came. Any HTTP
-  // answer is returned as is. Blocks.
+  // answer is returned as is. Retries (OrionClient's policy) only calls
+  // that PassthroughIsIdempotent(); others are retried only when the
+  // connection could not be made, never after a 5xx, a lost answer or a
+  // timeout. Blocks.
   absl::StatusOr<v1::PassthroughResponse> Passthrough(
       const v1::PassthroughRequest& request, absl::Time deadline);
 

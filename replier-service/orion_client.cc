@@ -253,6 +253,8 @@ absl::StatusOr<HttpAnswer> OrionClient::Send(const HttpCall& call,
         if (attempt == 1) EarnRetryToken();
         return answer;
       }
+      // The broker got it and may have acted on it before failing.
+      if (!call.retry_after_sent) return answer;
       reason = absl::StrCat(answer.status);
       int seconds = 0;
       if (absl::SimpleAtoi(result->get_header_value("Retry-After"), &seconds) &&
@@ -287,6 +289,11 @@ absl::StatusOr<HttpAnswer> OrionClient::Send(const HttpCall& call,
                        ? absl::DeadlineExceededError(what)
                        : absl::UnavailableError(what);
       last_answer.reset();
+      // Only a connection never made is certain to have sent nothing.
+      const bool nothing_sent = error == httplib::Error::Connection ||
+                                error == httplib::Error::ConnectionTimeout ||
+                                error == httplib::Error::SSLConnection;
+      if (!call.retry_after_sent && !nothing_sent) break;
     }
     if (attempt >= retry_.max_attempts) break;
     const absl::Duration pause = std::max(Backoff(attempt - 1), retry_after);

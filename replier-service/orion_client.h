@@ -33,6 +33,11 @@ struct HttpCall {
   HttpHeaders headers;
   std::string body;
   std::string content_type;  // "" when there is no body
+  // False for a call the broker must not receive twice (a non-idempotent
+  // passthrough): it is then retried only when it was certainly not sent
+  // (the connection could not be made), never after a 5xx, 429, read error
+  // or timeout.
+  bool retry_after_sent = true;
 };
 
 struct HttpAnswer {
@@ -63,7 +68,8 @@ class OrionClient {
   // when none is cached, and once more on a 401), retrying timeouts,
   // connection errors, 429 and 5xx with exponential backoff and jitter
   // (Retry-After honoured) while the deadline, max_attempts and the
-  // broker's retry budget allow; never retries other statuses. Returns the
+  // broker's retry budget allow; never retries other statuses (and with
+  // `call.retry_after_sent` false, only connection failures). Returns the
   // last HTTP answer whatever its status, or, when no answer came,
   // kUnavailable (connection failures), kDeadlineExceeded (timeouts or the
   // deadline passed), kUnavailable after Shutdown(). Blocks.

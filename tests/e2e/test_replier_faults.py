@@ -140,3 +140,37 @@ def test_stream_survives_faults_and_keeps_order(replier, sim, pb, ngsi_stubs):
     assert all(codes(r) == [OK] for r in responses)
     assert v2_count(sim) == 20
     assert NOT_FOUND not in [c for r in responses for c in codes(r)]
+
+
+def _passthrough(replier, pb, method, path, body=None):
+    return replier.stub.Passthrough(pb.PassthroughRequest(
+        broker="orion", method=method, path=path,
+        headers={"Content-Type": "application/json"} if body else {},
+        body=json.dumps(body) if body else ""), timeout=10)
+
+
+def _calls(sim, method, path):
+    return [r for r in sim.requests() if r["method"] == method and r["path"] == path]
+
+
+def test_passthrough_post_is_not_retried_after_a_5xx(replier, sim, pb):
+    # A 503 may come after the broker applied the POST: sending it again could
+    # append twice, so the broker's answer goes back as is.
+    sim.add_fault({"status": 503, "count": 1, "method": "POST",
+                   "path_prefix": "/v2/entities"})
+    answer = _passthrough(replier, pb, "POST", "/v2/entities",
+                          {"id": "PT1", "type": "T", "A": {"value": 1}})
+    assert answer.status == 503
+    assert len(_calls(sim, "POST", "/v2/entities")) == 1
+
+
+def test_passthrough_idempotent_calls_are_retried_through_5xx(replier, sim, pb):
+    _passthrough(replier, pb, "POST", "/v2/entities",
+                 {"id": "PT2", "type": "T", "A": {"value": 1}})
+    sim.add_fault({"status": 503, "count": 2, "path_prefix": "/v2/entities/PT2"})
+    patched = _passthrough(replier, pb, "PATCH", "/v2/entities/PT2/attrs",
+                           {"A": {"value": 2}})
+    assert patched.status == 204
+    assert len(_calls(sim, "PATCH", "/v2/entities/PT2/attrs")) == 3
+    got = _passthrough(replier, pb, "GET", "/v2/entities/PT2")
+    assert got.status == 200 and json.loads(got.body)["A"]["value"] == 2

@@ -1,0 +1,217 @@
+// BatchWriter::Passthrough against an in-process fake broker on 127.0.0.1:
+// which raw calls are retried. A 5xx, a lost answer or a timeout may come
+// after the broker applied the call, so only idempotent calls are sent
+// again then; a connection that could not be made sent nothing, so any
+// call may be retried.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/metrics.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "replier-service/batch_writer.h"
+#include "tests/testing/fake_broker.h"
+
+namespace ngsi_bridge::replier {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::FakeBroker;
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  return address;
+}
+
+int BoundPort(int fd) {
+  sockaddr_in address{};
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+// A port on 127.0.0.1 where nothing listens: connections are refused.
+int RefusingPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = Loopback(0);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  const int port = BoundPort(fd);
+  close(fd);
+  return port;
+}
+
+// Reads each request and hangs up without answering: the call was sent,
+// its answer is lost.
+class HangUpServer {
+ public:
+  HangUpServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = Loopback(0);
+    EXPECT_EQ(
+        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(fd_, 8), 0);
+    port_ = BoundPort(fd_);
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int client = accept(fd_, nullptr, nullptr);
+        if (client < 0 || stopping_) {
+          if (client >= 0) close(client);
+          return;
+        }
+        char buffer[4096];
+        (void)!read(client, buffer, sizeof(buffer));
+        ++accepted_;
+        close(client);
+      }
+    });
+  }
+  ~HangUpServer() {
+    stopping_ = true;
+    const int wake = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address = Loopback(port_);
+    (void)!connect(wake, reinterpret_cast<sockaddr*>(&address),
+                   sizeof(address));
+    close(wake);
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
+class PassthroughRetryTest : public ::testing::Test {
+ protected:
+  void StartFor(const std::string& url) {
+    ReplierConfig config;
+    BrokerConfig broker;
+    ASSERT_TRUE(ParseBroker(absl::StrCat("orion=", url), broker).ok());
+    config.brokers.push_back(broker);
+    config.retry.max_attempts = 3;
+    config.retry.initial_backoff_ms = 1;
+    config.retry.max_backoff_ms = 5;
+    auto writer = BatchWriter::Create(config, &metrics_);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    writer_ = std::move(*writer);
+    writer_->Start();
+  }
+
+  // Answers 503 `failures` times, then 200.
+  void StartFlaky(int failures) {
+    auto broker = FakeBroker::Start([this, failures](const FakeBroker::Request&) {
+      return ++calls_ <= failures ? FakeBroker::Answer{503, R"({"error":"x"})"}
+                                  : FakeBroker::Answer{200, "{}"};
+    });
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = std::move(*broker);
+    StartFor(broker_->url());
+  }
+
+  static v1::PassthroughRequest Call(const std::string& method,
+                                     const std::string& body = "") {
+    v1::PassthroughRequest request;
+    request.set_broker("orion");
+    request.set_method(method);
+    request.set_path("/v2/entities/E1/attrs");
+    request.set_body(body);
+    return request;
+  }
+
+  absl::Time Soon() { return absl::Now() + absl::Seconds(10); }
+
+  std::atomic<int> calls_{0};
+  common::MetricsRegistry metrics_;
+  std::unique_ptr<FakeBroker> broker_;
+  std::unique_ptr<BatchWriter> writer_;
+};
+
+TEST_F(PassthroughRetryTest, IdempotentMethodsAreRetriedOn5xx) {
+  StartFlaky(2);
+  for (const std::string method : {"GET", "PUT", "PATCH", "DELETE"}) {
+    calls_ = 0;
+    auto response = writer_->Passthrough(
+        Call(method, method == "GET" || method == "DELETE"
+                         ? ""
+                         : R"({"A":{"value":1}})"),
+        Soon());
+    ASSERT_TRUE(response.ok()) << method << ": " << response.status();
+    EXPECT_EQ(response->status(), 200) << method;
+    EXPECT_EQ(calls_, 3) << method;
+  }
+}
+
+TEST_F(PassthroughRetryTest, PostIsNotRetriedOn5xx) {
+  StartFlaky(1);
+  auto response = writer_->Passthrough(
+      Call("POST", R"({"A":{"value":1,"type":"Number"}})"), Soon());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status(), 503);  // the broker's answer, as is
+  EXPECT_EQ(calls_, 1);
+}
+
+TEST_F(PassthroughRetryTest, AccumulatingOperatorsAreNotRetriedOn5xx) {
+  StartFlaky(1);
+  auto response = writer_->Passthrough(
+      Call("PATCH", R"({"count":{"value":{"$inc":1}}})"), Soon());
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status(), 503);
+  EXPECT_EQ(calls_, 1);
+}
+
+TEST_F(PassthroughRetryTest, ConnectFailuresAreRetriedForAnyMethod) {
+  StartFor(absl::StrCat("http://127.0.0.1:", RefusingPort()));
+  for (const std::string method : {"POST", "GET"}) {
+    auto response = writer_->Passthrough(Call(method, "{}"), Soon());
+    EXPECT_EQ(response.status().code(), absl::StatusCode::kUnavailable)
+        << method;
+    EXPECT_THAT(response.status().message(), HasSubstr("after 3 attempts"))
+        << method;
+  }
+}
+
+TEST_F(PassthroughRetryTest, LostAnswerIsRetriedForIdempotentMethodsOnly) {
+  HangUpServer server;
+  StartFor(server.url());
+  auto post = writer_->Passthrough(Call("POST", "{}"), Soon());
+  EXPECT_FALSE(post.ok());
+  EXPECT_EQ(server.accepted(), 1);  // sent once, never again
+  auto get = writer_->Passthrough(Call("GET"), Soon());
+  EXPECT_FALSE(get.ok());
+  EXPECT_EQ(server.accepted(), 4);
+}
+
+TEST(PassthroughIdempotenceTest, MethodsAndBodies) {
+  for (const char* method : {"GET", "HEAD", "PUT", "PATCH", "DELETE", "patch"}) {
+    EXPECT_TRUE(PassthroughIsIdempotent(method, R"({"A":{"value":1}})"))
+        << method;
+  }
+  EXPECT_FALSE(PassthroughIsIdempotent("POST", ""));
+  for (const char* op : {"$inc", "$mul", "$push"}) {
+    EXPECT_FALSE(PassthroughIsIdempotent(
+        "PATCH", absl::StrCat(R"({"A":{"value":{")", op, R"(":1}}})")))
+        << op;
+  }
+  // Operators that set rather than add stay idempotent.
+  EXPECT_TRUE(PassthroughIsIdempotent("PATCH", R"({"A":{"value":{"$max":3}}})"));
+}
+
+}  // namespace
+}  // namespace ngsi_bridge::replier
