@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "common/env_flags.h"
 #include "common/log.h"
+#include "common/security_flags.h"
 #include "common/shutdown.h"
 #include "receiver-service/receiver_config.h"
 #include "receiver-service/receiver_server.h"
@@ -180,18 +181,11 @@ int main(int argc, char** argv) {
   config.log_max_age_seconds = absl::GetFlag(FLAGS_log_max_age_seconds);
   config.group_session_timeout_ms =
       absl::GetFlag(FLAGS_group_session_timeout_ms);
-  config.security.grpc.tls_cert = absl::GetFlag(FLAGS_tls_cert);
-  config.security.grpc.tls_key = absl::GetFlag(FLAGS_tls_key);
-  config.security.grpc.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
-  config.security.grpc.tls_refresh_seconds =
-      absl::GetFlag(FLAGS_tls_refresh_seconds);
-  config.security.grpc.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  config.security.grpc.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
-  config.security.grpc.jwt_algorithm = absl::GetFlag(FLAGS_jwt_algorithm);
-  config.security.grpc.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
-  config.security.grpc.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
-  config.security.grpc.max_streams_per_client =
-      absl::GetFlag(FLAGS_max_streams_per_client);
+  config.security.grpc = nb::common::GrpcSecurityConfigFromFlags(
+      {&FLAGS_tls_cert, &FLAGS_tls_key, &FLAGS_tls_client_ca,
+       &FLAGS_tls_refresh_seconds, &FLAGS_auth_token_file, &FLAGS_jwt_key_file,
+       &FLAGS_jwt_algorithm, &FLAGS_jwt_issuer, &FLAGS_jwt_audience,
+       &FLAGS_max_streams_per_client});
   config.security.http_tls = absl::GetFlag(FLAGS_http_tls);
   config.security.http_max_connections =
       absl::GetFlag(FLAGS_http_max_connections);

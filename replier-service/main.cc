@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "common/env_flags.h"
 #include "common/log.h"
+#include "common/security_flags.h"
 #include "common/shutdown.h"
 #include "replier-service/replier_config.h"
 #include "replier-service/replier_server.h"
@@ -84,16 +85,11 @@ int main(int argc, char** argv) {
   config.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);
   config.stream_window = absl::GetFlag(FLAGS_stream_window);
   config.dead_letter_file = absl::GetFlag(FLAGS_dead_letter_file);
-  config.security.tls_cert = absl::GetFlag(FLAGS_tls_cert);
-  config.security.tls_key = absl::GetFlag(FLAGS_tls_key);
-  config.security.tls_client_ca = absl::GetFlag(FLAGS_tls_client_ca);
-  config.security.tls_refresh_seconds =
-      absl::GetFlag(FLAGS_tls_refresh_seconds);
-  config.security.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
-  config.security.jwt_key_file = absl::GetFlag(FLAGS_jwt_key_file);
-  config.security.jwt_algorithm = absl::GetFlag(FLAGS_jwt_algorithm);
-  config.security.jwt_issuer = absl::GetFlag(FLAGS_jwt_issuer);
-  config.security.jwt_audience = absl::GetFlag(FLAGS_jwt_audience);
+  config.security = nb::common::GrpcSecurityConfigFromFlags(
+      {&FLAGS_tls_cert, &FLAGS_tls_key, &FLAGS_tls_client_ca,
+       &FLAGS_tls_refresh_seconds, &FLAGS_auth_token_file, &FLAGS_jwt_key_file,
+       &FLAGS_jwt_algorithm, &FLAGS_jwt_issuer, &FLAGS_jwt_audience,
+       /*max_streams_per_client=*/nullptr});
   config.retry.max_attempts = absl::GetFlag(FLAGS_retry_max_attempts);
   config.retry.initial_backoff_ms =
       absl::GetFlag(FLAGS_retry_initial_backoff_ms);
