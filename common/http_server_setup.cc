@@ -14,21 +14,27 @@
 
 namespace ngsi_bridge::common {
 
-absl::StatusOr<int> BindHttpServer(httplib::Server& server,
-                                   const std::string& host, int port,
-                                   const HttpServerTuning& tuning) {
-  const size_t threads = tuning.worker_threads;
-  const size_t max_threads = tuning.max_worker_threads;
-  server.new_task_queue = [threads, max_threads]() -> httplib::TaskQueue* {
-    if (max_threads > threads) {
-      return new ElasticThreadPool(threads, max_threads);
-    }
-    return new httplib::ThreadPool(threads);
-  };
+httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
+  if (tuning.max_worker_threads > tuning.worker_threads) {
+    return new ElasticThreadPool(tuning.worker_threads,
+                                 tuning.max_worker_threads);
+  }
+  return new httplib::ThreadPool(tuning.worker_threads);
+}
+
+void ApplyConnectionTuning(httplib::Server& server,
+                           const HttpServerTuning& tuning) {
   server.set_keep_alive_max_count(tuning.keep_alive_max_count);
   server.set_keep_alive_timeout(tuning.keep_alive_timeout_seconds);
   server.set_read_timeout(tuning.read_timeout_seconds, 0);
   server.set_write_timeout(tuning.write_timeout_seconds, 0);
+}
+
+absl::StatusOr<int> BindHttpServer(httplib::Server& server,
+                                   const std::string& host, int port,
+                                   const HttpServerTuning& tuning) {
+  server.new_task_queue = [tuning] { return NewTaskQueue(tuning); };
+  ApplyConnectionTuning(server, tuning);
 
   // The options callback is the only place httplib shows us the listening
   // socket; keep it to raise the backlog after bind.

@@ -9,6 +9,7 @@
 
 namespace httplib {
 class Server;
+class TaskQueue;
 }
 
 namespace ngsi_bridge::common {
@@ -30,6 +31,14 @@ struct HttpServerTuning {
   int write_timeout_seconds = 10;
   int listen_backlog = 4096;
 };
+
+// A new worker pool as `tuning` says (httplib's new_task_queue): an
+// ElasticThreadPool, or a fixed httplib::ThreadPool. The caller owns it.
+httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning);
+
+// Applies the per-connection settings of `tuning` (keep-alive, timeouts).
+void ApplyConnectionTuning(httplib::Server& server,
+                           const HttpServerTuning& tuning);
 
 // Applies `tuning` and binds `server` to host:port (0 picks a free port),
 // returning the bound port. Binds exclusively: cpp-httplib sets SO_REUSEPORT

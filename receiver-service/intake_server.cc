@@ -56,9 +56,11 @@ std::string PathPattern(const std::string& path) {
 }  // namespace
 
 IntakeServer::IntakeServer(const Options& options,
-                           NotificationHandler* handler)
+                           NotificationHandler* handler,
+                           common::MetricsRegistry* metrics)
     : options_(options),
       handler_(handler),
+      metrics_(metrics),
       http_(std::make_unique<httplib::Server>()) {}
 
 IntakeServer::~IntakeServer() { Shutdown(); }
@@ -135,17 +137,21 @@ absl::Status IntakeServer::Start() {
       };
   http.set_error_handler(std::move(on_error));
 
-  auto bound = common::BindHttpServer(http, options_.host, options_.port,
-                                      options_.tuning);
+  common::LimitedHttpServer::Options front;
+  front.limits = options_.connection_limits;
+  front.answer_503 = tls_ == nullptr;  // no TLS handshake for a refusal
+  front.metric_prefix = "ngsi_receiver_http";
+  front_ = std::make_unique<common::LimitedHttpServer>(http_.get(), front,
+                                                       metrics_);
+  auto bound = front_->Start(options_.host, options_.port, options_.tuning);
   if (!bound.ok()) return bound.status();
+  // "listening" means accepting: Start() returns once the loop runs.
   port_ = *bound;
-  // "listening" should mean accepting; see ServeOnThread.
-  return common::ServeOnThread(*http_, thread_);
+  return absl::OkStatus();
 }
 
 void IntakeServer::Shutdown() {
-  http_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (front_ != nullptr) front_->Shutdown();
 }
 
 }  // namespace ngsi_bridge::receiver

@@ -3,11 +3,13 @@
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
+#include "common/connection_limiter.h"
 #include "common/http_server_setup.h"
 #include "common/https_server.h"
+#include "common/limited_http_server.h"
+#include "common/metrics.h"
 #include "receiver-service/notification_handler.h"
 #include "receiver-service/notify_guard.h"
 
@@ -21,8 +23,12 @@ namespace ngsi_bridge::receiver {
 // path when empty, since subscriptions carry their own path and query) go to
 // the NotificationHandler; other methods get 405, bodies over
 // `max_body_bytes` 413, always with a JSON body and Content-Length.
-// cpp-httplib with the run-time tuning of common::BindHttpServer. Owned by
-// ReceiverServer; `handler` must outlive it. Thread-safe after Start().
+// cpp-httplib with the run-time tuning of common::BindHttpServer, behind a
+// common::LimitedHttpServer that refuses connections over
+// `connection_limits` (per source address, total; counted in
+// ngsi_receiver_http_connections_refused_total). Owned by ReceiverServer;
+// `handler` and `metrics` (may be null) must outlive it. Thread-safe after
+// Start().
 class IntakeServer {
  public:
   struct Options {
@@ -31,9 +37,11 @@ class IntakeServer {
     std::string path;  // "" = any
     size_t max_body_bytes = size_t{8} << 20;
     common::HttpServerTuning tuning;
+    common::ConnectionLimiter::Options connection_limits;  // 0 = no cap
   };
 
-  IntakeServer(const Options& options, NotificationHandler* handler);
+  IntakeServer(const Options& options, NotificationHandler* handler,
+               common::MetricsRegistry* metrics = nullptr);
   ~IntakeServer();
 
   // Binds (port 0 picks one) and serves on a thread of its own.
@@ -55,10 +63,11 @@ class IntakeServer {
  private:
   const Options options_;
   NotificationHandler* const handler_;
+  common::MetricsRegistry* const metrics_;
   common::ReloadableCertificate* tls_ = nullptr;
   const NotifyGuard* guard_ = nullptr;
   std::unique_ptr<httplib::Server> http_;
-  std::thread thread_;
+  std::unique_ptr<common::LimitedHttpServer> front_;
   int port_ = 0;
 };
 

@@ -87,6 +87,14 @@ ABSL_FLAG(int32_t, http_max_connections, 256,
           "Notification connections served at once: workers grow from "
           "--http_threads up to this while all are busy (slow clients cannot "
           "starve the others); beyond it connections wait in the backlog.");
+ABSL_FLAG(int32_t, http_max_connections_per_source, 0,
+          "Open notification connections allowed from one source address; "
+          "more are refused at once (plain HTTP: 503 + close; HTTPS: close) "
+          "and counted. 0: no cap.");
+ABSL_FLAG(int32_t, http_max_connections_total, 0,
+          "Open notification connections allowed in all; more are refused "
+          "like --http_max_connections_per_source instead of waiting in the "
+          "backlog. Acts only at or under --http_max_connections. 0: no cap.");
 ABSL_FLAG(bool, http_tls, false,
           "Serve the notification port over HTTPS with --tls_cert/--tls_key.");
 ABSL_FLAG(std::string, auth_token_file, "",
@@ -189,6 +197,10 @@ int main(int argc, char** argv) {
   config.security.http_tls = absl::GetFlag(FLAGS_http_tls);
   config.security.http_max_connections =
       absl::GetFlag(FLAGS_http_max_connections);
+  config.security.http_max_connections_per_source =
+      absl::GetFlag(FLAGS_http_max_connections_per_source);
+  config.security.http_max_connections_total =
+      absl::GetFlag(FLAGS_http_max_connections_total);
   config.security.notify_secret_header =
       absl::GetFlag(FLAGS_notify_secret_header);
   config.security.notify_secret_file = absl::GetFlag(FLAGS_notify_secret_file);

@@ -13,6 +13,12 @@ absl::StatusOr<std::unique_ptr<ReceiverSecurity>> ReceiverSecurity::Create(
         "--http_max_connections must be >= 0 (0: a fixed pool of "
         "--http_threads)");
   }
+  if (config.http_max_connections_per_source < 0 ||
+      config.http_max_connections_total < 0) {
+    return absl::InvalidArgumentError(
+        "--http_max_connections_per_source and --http_max_connections_total "
+        "must be >= 0 (0: no cap)");
+  }
   std::unique_ptr<ReceiverSecurity> security(new ReceiverSecurity());
   auto grpc = common::GrpcSecurity::Create(config.grpc);
   if (!grpc.ok()) return grpc.status();

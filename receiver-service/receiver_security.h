@@ -17,6 +17,10 @@ struct ReceiverSecurityConfig {
   bool http_tls = false;  // the notification port serves HTTPS (--tls_cert)
   // Notification connections served at once (ElasticThreadPool bound).
   int http_max_connections = 256;
+  // Open notification connections allowed from one source address, and in
+  // all; more are refused at once (0 = no cap).
+  int http_max_connections_per_source = 0;
+  int http_max_connections_total = 0;
   std::string notify_secret_header;
   std::string notify_secret_file;
   std::vector<std::string> notify_allow_cidrs;

@@ -64,7 +64,12 @@ ReceiverServer::ReceiverServer(const ReceiverConfig& config)
   intake_options.tuning.listen_backlog = config.http_backlog;
   intake_options.tuning.max_worker_threads =
       static_cast<size_t>(config.security.http_max_connections);
-  intake_ = std::make_unique<IntakeServer>(intake_options, handler_.get());
+  intake_options.connection_limits.max_per_source =
+      config.security.http_max_connections_per_source;
+  intake_options.connection_limits.max_total =
+      config.security.http_max_connections_total;
+  intake_ = std::make_unique<IntakeServer>(intake_options, handler_.get(),
+                                           &metrics_);
   RegisterMetricCallbacks();
 }
 

@@ -1,5 +1,6 @@
 """Helpers of the security end-to-end suites: certificates made at test time
-(never committed), token files, JWTs, and TLS/bearer gRPC channels."""
+(never committed), token files, JWTs, TLS/bearer gRPC channels, and the
+error of a service that must refuse to start."""
 from __future__ import annotations
 
 import base64
@@ -11,10 +12,13 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
+
+from tests.testing.services import RunningService
 
 
 def _name(common_name: str) -> x509.Name:
@@ -125,3 +129,11 @@ def tls_channel(port: int, ca_file: Path, client: tuple[Path, Path] | None = Non
         certificate_chain=Path(client[0]).read_bytes() if client else None)
     return grpc.secure_channel(f"127.0.0.1:{port}", credentials,
                                options=[("grpc.ssl_target_name_override", "localhost")])
+
+
+def start_error(name: str, *args: str) -> str:
+    """What `name` started with `args` says when it refuses to start (it must)."""
+    with pytest.raises(RuntimeError) as failed:
+        with RunningService(name, *args):
+            pass
+    return str(failed.value)

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.e2e.receiver_support import LineReader, metric, send, wait_for
+from tests.e2e.security_support import start_error
 from tests.testing.services import RunningService
 
 SECRET = "orion-shared-secret-0c4b71"
@@ -116,3 +117,57 @@ def test_fixed_pool_is_starved_until_the_read_timeout():
         assert 20 < waited < 90, waited
         for s in slow:
             s.close()
+
+
+def refused_text(port):
+    """What a connection over the cap is told before the server closes it
+    (it sends no request, so the answer cannot be a reset)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    try:
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+        return data.decode()
+    finally:
+        s.close()
+
+
+def test_connection_flood_from_one_source_is_refused_cheaply():
+    """--http_max_connections_per_source (set through its environment twin):
+    connections over the cap get a canned 503 and are closed at once, are
+    counted, and are logged once per interval, not once each; a connection
+    that closes frees its slot."""
+    with RunningService("ngsi-receiver", "--http_threads=2", "--http_max_connections=16",
+                        env={"NGSI_RECEIVER_HTTP_MAX_CONNECTIONS_PER_SOURCE": "3"}) as service:
+        port, admin = service.ports["http_port"], service.ports["admin_port"]
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        wait_for(lambda: metric(admin, "ngsi_receiver_http_connections_open") == 3)
+        for _ in range(20):
+            answer = refused_text(port)
+            assert answer.startswith("HTTP/1.1 503"), answer
+            assert "Retry-After: 1" in answer
+        assert metric(admin, 'ngsi_receiver_http_connections_refused_total{reason="source"}') == 20
+        held.pop().close()
+        wait_for(lambda: metric(admin, "ngsi_receiver_http_connections_open") == 2)
+        assert post(service, {})[0] == 204
+        for s in held:
+            s.close()
+    refusal_lines = [line for line in service.stderr_lines()
+                     if "connections refused over a cap" in line]
+    assert 1 <= len(refusal_lines) < 20, refusal_lines
+
+
+def test_total_connection_cap_refuses_any_source():
+    with RunningService("ngsi-receiver", "--http_max_connections_total=2") as service:
+        port, admin = service.ports["http_port"], service.ports["admin_port"]
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+        wait_for(lambda: metric(admin, "ngsi_receiver_http_connections_open") == 2)
+        assert refused_text(port).startswith("HTTP/1.1 503")
+        assert metric(admin, 'ngsi_receiver_http_connections_refused_total{reason="total"}') == 1
+        for s in held:
+            s.close()
+
+
+def test_negative_connection_cap_fails_the_start():
+    assert "http_max_connections_per_source" in start_error(
+        "ngsi-receiver", "--http_max_connections_per_source=-1")
