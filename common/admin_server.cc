@@ -1,9 +1,14 @@
 #include "common/admin_server.h"
 
+#include <openssl/crypto.h>
+
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/http_server_setup.h"
+#include "common/log.h"
+#include "common/token_file.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::common {
@@ -54,6 +59,58 @@ AdminServer::AdminServer(std::string host, int port,
 }
 
 AdminServer::~AdminServer() { Shutdown(); }
+
+absl::Status AdminServer::RequireToken(const std::string& token_file) {
+  token_file_ = token_file;
+  if (absl::Status status = LoadToken(); !status.ok()) return status;
+  // Probes stay open: the kubelet sends no token.
+  http_->set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        if (req.path == "/healthz" || req.path == "/readyz" ||
+            Authorized(req.get_header_value("Authorization"))) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.set_header("WWW-Authenticate", "Bearer");
+        Reply({401, "text/plain; charset=utf-8",
+               "missing or wrong bearer token (--admin_token_file)\n"},
+              res);
+        return httplib::Server::HandlerResponse::Handled;
+      });
+  return absl::OkStatus();
+}
+
+void AdminServer::ReloadToken() {
+  if (token_file_.empty()) return;
+  if (absl::Status status = LoadToken(); !status.ok()) {
+    LogWarning("admin token not reloaded; keeping the previous one",
+               {{"error", std::string(status.message())}});
+  }
+}
+
+absl::Status AdminServer::LoadToken() {
+  absl::StatusOr<std::string> token =
+      ReadSecretFile(token_file_, "admin_token_file");
+  if (!token.ok()) return token.status();
+  absl::MutexLock lock(&mu_);
+  token_sha256_ = Sha256Hex(*token);
+  return absl::OkStatus();
+}
+
+bool AdminServer::Authorized(absl::string_view authorization) const {
+  constexpr absl::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      !absl::StartsWithIgnoreCase(authorization, kBearer)) {
+    return false;
+  }
+  // Digests have one length whatever the token, so CRYPTO_memcmp's time
+  // says nothing about how much of it matched.
+  const std::string presented =
+      Sha256Hex(authorization.substr(kBearer.size()));
+  absl::MutexLock lock(&mu_);
+  return presented.size() == token_sha256_.size() &&
+         CRYPTO_memcmp(presented.data(), token_sha256_.data(),
+                       presented.size()) == 0;
+}
 
 void AdminServer::AddEndpoint(absl::string_view path,
                               std::function<AdminResponse()> handler) {

@@ -44,6 +44,25 @@ std::string Sha256Hex(absl::string_view data) {
       reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
+                                           absl::string_view flag) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat("cannot read --", flag, " ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string secret = text.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) {
+    secret.pop_back();
+  }
+  if (secret.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " ", path, " is empty"));
+  }
+  return secret;
+}
+
 absl::StatusOr<TokenTable> TokenTable::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {

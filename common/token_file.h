@@ -34,6 +34,12 @@ class TokenTable {
   std::map<std::string, Principal> by_digest_;  // hex SHA-256 → principal
 };
 
+// The secret held in `path` (the value of --`flag`), a trailing newline
+// ignored. kNotFound when unreadable, kInvalidArgument when empty; errors
+// name the flag and the file, never the content.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
+                                           absl::string_view flag);
+
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
 

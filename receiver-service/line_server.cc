@@ -197,6 +197,10 @@ LineServer::LineServer(const Options& options, EventHub* hub,
       "ngsi_receiver_consumer_disconnects_total",
       "Consumers ended by the receiver or gone.",
       {{"kind", "line"}, {"reason", "closed"}});
+  refused_ = &metrics_->GetCounter(
+      "ngsi_receiver_line_connections_refused_total",
+      "Line client connections closed at once: source not in "
+      "--line_allow_cidrs.");
 }
 
 LineServer::~LineServer() { Shutdown(); }
@@ -368,10 +372,25 @@ void LineServer::Accept(size_t listener) {
                            reinterpret_cast<sockaddr*>(&peer), &length,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN: accepted everything pending
-    const int yes = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     char host[INET_ADDRSTRLEN] = "";
     inet_ntop(AF_INET, &peer.sin_addr, host, sizeof(host));
+    if (!allowed_sources_.Allows(host)) {
+      refused_->Increment();  // before the close the client sees
+      close(fd);
+      ++refusals_unlogged_;
+      const absl::Time now = absl::Now();
+      if (now >= next_refusal_log_) {
+        next_refusal_log_ = now + absl::Minutes(1);
+        common::LogWarning("line clients refused: source not allowed",
+                           {{"refused", refusals_unlogged_},
+                            {"last_source", std::string(host)},
+                            {"port", int64_t{ports_[listener]}}});
+        refusals_unlogged_ = 0;
+      }
+      continue;
+    }
+    const int yes = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     auto client = std::make_unique<Client>();
     client->fd = fd;
     client->listener = listener;

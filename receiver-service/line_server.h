@@ -8,13 +8,16 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/metrics.h"
+#include "common/source_networks.h"
 #include "receiver-service/event_hub.h"
 #include "receiver-service/receiver_config.h"
 
@@ -62,6 +65,14 @@ class LineServer {
   // Binds every listener (port 0 picks one), attaches to the hub and starts
   // the poll thread. kUnavailable when a port cannot be bound.
   absl::Status Start();
+  // Accepts clients only from `sources` (empty: any): Spark's
+  // socketTextStream cannot authenticate, so the network is the guard.
+  // Others are closed at once, counted in
+  // ngsi_receiver_line_connections_refused_total and logged at most once a
+  // minute. Call before Start().
+  void SetAllowedSources(common::SourceNetworks sources) {
+    allowed_sources_ = std::move(sources);
+  }
   // Bound ports, in listener order; valid after Start().
   std::vector<int> ports() const { return ports_; }
   // Closes listeners and clients and joins. Idempotent.
@@ -104,6 +115,11 @@ class LineServer {
   common::Counter* bytes_sent_ = nullptr;
   common::Counter* disconnects_slow_ = nullptr;
   common::Counter* disconnects_ = nullptr;
+  common::Counter* refused_ = nullptr;
+  common::SourceNetworks allowed_sources_;
+  // Poll thread only: refusals are logged at most once a minute.
+  absl::Time next_refusal_log_ = absl::InfinitePast();
+  int64_t refusals_unlogged_ = 0;
 
   // Clients per listener, read without mu_ so that an event is not
   // formatted for a listener nobody is connected to.

@@ -19,6 +19,9 @@ ABSL_FLAG(int32_t, grpc_port, 50051,
           "Port for EventStream subscribers (gRPC); 0 picks a free port.");
 ABSL_FLAG(int32_t, admin_port, 9090,
           "Port for /healthz, /readyz and /metrics; 0 picks a free port.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding a bearer token the admin port then wants on every "
+          "endpoint but /healthz and /readyz (kubelet probes); empty: none.");
 ABSL_FLAG(int32_t, line_port, 9998,
           "Port for socketTextStream line clients; 0 picks a free port, -1 "
           "disables the default listener.");
@@ -120,6 +123,10 @@ ABSL_FLAG(std::string, notify_secret_file, "",
 ABSL_FLAG(std::string, notify_allow_cidrs, "",
           "Comma-separated networks notifications may come from (e.g. "
           "10.0.0.0/8,::1); others get 403. Empty: any.");
+ABSL_FLAG(std::string, line_allow_cidrs, "",
+          "Comma-separated networks line clients (socketTextStream, which "
+          "cannot send tokens) may connect from; others are closed at once. "
+          "Empty: any.");
 
 ABSL_FLAG(std::string, data_dir, "",
           "Folder of the durable event log: notifications are answered 2xx "
@@ -162,6 +169,7 @@ int main(int argc, char** argv) {
   config.http_port = absl::GetFlag(FLAGS_http_port);
   config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  config.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   config.http_path = absl::GetFlag(FLAGS_http_path);
   config.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   config.max_json_depth = absl::GetFlag(FLAGS_max_json_depth);
@@ -206,6 +214,8 @@ int main(int argc, char** argv) {
   config.security.notify_secret_file = absl::GetFlag(FLAGS_notify_secret_file);
   config.security.notify_allow_cidrs = absl::StrSplit(
       absl::GetFlag(FLAGS_notify_allow_cidrs), ',', absl::SkipWhitespace());
+  config.security.line_allow_cidrs = absl::StrSplit(
+      absl::GetFlag(FLAGS_line_allow_cidrs), ',', absl::SkipWhitespace());
   config.line_listeners.clear();
   if (absl::GetFlag(FLAGS_line_port) >= 0) {
     config.line_listeners.push_back(

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,20 +9,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "common/source_networks.h"
 #include "receiver-service/notification_handler.h"
 #include "receiver-service/notification_parser.h"
 
 namespace ngsi_bridge::receiver {
-
-// One allowed source network ("10.0.0.0/8", "::1/128", "192.168.1.7").
-struct Cidr {
-  std::array<unsigned char, 16> address{};  // IPv4 as ::ffff:a.b.c.d
-  int prefix_bits = 0;                       // of the 128
-
-  // kInvalidArgument naming `text` when it is no address[/prefix].
-  static absl::StatusOr<Cidr> Parse(absl::string_view text);
-  bool Contains(absl::string_view address) const;
-};
 
 // Gatekeeper of the notification endpoint: the source address must be in
 // one of the allowed networks (when any are given) and the request must
@@ -58,7 +48,7 @@ class NotifyGuard {
   explicit NotifyGuard(const Options& options) : options_(options) {}
 
   const Options options_;
-  std::vector<Cidr> networks_;
+  common::SourceNetworks networks_;
   mutable absl::Mutex mu_;
   std::string secret_ ABSL_GUARDED_BY(mu_);
 };

@@ -22,6 +22,8 @@ struct ReceiverConfig {
   int http_port = 8061;
   int grpc_port = 50051;
   int admin_port = 9090;
+  // Bearer token the admin port wants but on /healthz, /readyz; "" = none.
+  std::string admin_token_file;
   std::vector<LineListenerConfig> line_listeners = {{9998, "event-json"}};
 
   // Intake (HTTP).

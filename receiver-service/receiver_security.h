@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "common/grpc_security.h"
 #include "common/https_server.h"
+#include "common/source_networks.h"
 #include "receiver-service/notify_guard.h"
 
 namespace ngsi_bridge::receiver {
@@ -24,6 +25,8 @@ struct ReceiverSecurityConfig {
   std::string notify_secret_header;
   std::string notify_secret_file;
   std::vector<std::string> notify_allow_cidrs;
+  // Networks line clients may connect from (empty: any).
+  std::vector<std::string> line_allow_cidrs;
 };
 
 // Everything the receiver secures its ports with: gRPC credentials,
@@ -41,6 +44,8 @@ class ReceiverSecurity {
     return https_.get();
   }
   const NotifyGuard* guard() const { return guard_.get(); }
+  // Where line clients may connect from (--line_allow_cidrs).
+  const common::SourceNetworks& line_sources() const { return line_sources_; }
 
   // SIGHUP: re-reads the HTTPS certificate, the token file and the
   // notification secret, keeping what fails to load. Never blocks for long.
@@ -52,6 +57,7 @@ class ReceiverSecurity {
   std::unique_ptr<common::GrpcSecurity> grpc_;
   std::unique_ptr<common::ReloadableCertificate> https_;
   std::unique_ptr<NotifyGuard> guard_;
+  common::SourceNetworks line_sources_;
 };
 
 }  // namespace ngsi_bridge::receiver

@@ -167,12 +167,13 @@ absl::Status ReceiverServer::Start() {
   stream_service_->SetAccessControl(security_->grpc().authenticator(),
                                     security_->grpc().limiter());
   intake_->SetSecurity(security_->https_certificate(), security_->guard());
+  line_->SetAllowedSources(security_->line_sources());
   if (security_->grpc().authenticator() != nullptr &&
-      !config_.line_listeners.empty()) {
+      !config_.line_listeners.empty() && security_->line_sources().empty()) {
     common::LogWarning(
         "line listeners are not authenticated and carry every tenant's "
-        "events: disable them (--line_port=-1) or keep them off untrusted "
-        "networks");
+        "events: restrict them (--line_allow_cidrs), disable them "
+        "(--line_port=-1) or keep them off untrusted networks");
   }
 
   auto admin = common::AdminServer::Create(
@@ -180,6 +181,12 @@ absl::Status ReceiverServer::Start() {
       [this] { return ready_.load(std::memory_order_acquire); });
   if (!admin.ok()) return admin.status();
   admin_ = std::move(*admin);
+  if (!config_.admin_token_file.empty()) {
+    if (absl::Status status = admin_->RequireToken(config_.admin_token_file);
+        !status.ok()) {
+      return status;
+    }
+  }
   admin_->AddEndpoint("/subscriptions", [this] {
     return common::AdminResponse{200, "application/json",
                                  subscription_board_.RenderJson()};
@@ -274,6 +281,7 @@ void ReceiverServer::PrintListeningLine() const {
 
 void ReceiverServer::ReloadCredentials() {
   if (security_) security_->Reload();
+  if (admin_) admin_->ReloadToken();
 }
 
 void ReceiverServer::Shutdown() {

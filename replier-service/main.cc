@@ -15,6 +15,9 @@ ABSL_FLAG(int32_t, grpc_port, 50052,
           "Port for Replier clients (gRPC); 0 picks a free port.");
 ABSL_FLAG(int32_t, admin_port, 9091,
           "Port for /healthz, /readyz and /metrics; 0 picks a free port.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File holding a bearer token the admin port then wants on every "
+          "endpoint but /healthz and /readyz (kubelet probes); empty: none.");
 ABSL_FLAG(std::string, broker, "",
           "A broker requests may name: NAME=URL[,flavor=v2|ld][,service=S]"
           "[,service_path=P][,token=T|auth=A][,timeout_ms=N]"
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
   config.host = absl::GetFlag(FLAGS_host);
   config.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   config.admin_port = absl::GetFlag(FLAGS_admin_port);
+  config.admin_token_file = absl::GetFlag(FLAGS_admin_token_file);
   config.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   config.max_queued_requests = absl::GetFlag(FLAGS_max_queued_requests);
   config.default_deadline_ms = absl::GetFlag(FLAGS_default_deadline_ms);

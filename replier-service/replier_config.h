@@ -68,6 +68,8 @@ struct ReplierConfig {
   std::string host = "0.0.0.0";
   int grpc_port = 50052;
   int admin_port = 9091;
+  // Bearer token the admin port wants but on /healthz, /readyz; "" = none.
+  std::string admin_token_file;
   std::vector<BrokerConfig> brokers;
   RetryConfig retry;
   // TLS, authentication and stream limits of the gRPC port.

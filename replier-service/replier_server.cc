@@ -28,6 +28,7 @@ ReplierServer::~ReplierServer() { Shutdown(); }
 
 void ReplierServer::ReloadCredentials() {
   if (security_) security_->Reload();
+  if (admin_) admin_->ReloadToken();
 }
 
 int ReplierServer::admin_port() const { return admin_ ? admin_->port() : 0; }
@@ -43,6 +44,12 @@ absl::Status ReplierServer::Start() {
                                            &metrics_, [] { return true; });
   if (!admin.ok()) return admin.status();
   admin_ = std::move(*admin);
+  if (!config_.admin_token_file.empty()) {
+    if (absl::Status status = admin_->RequireToken(config_.admin_token_file);
+        !status.ok()) {
+      return status;
+    }
+  }
   if (absl::Status status = admin_->Start(); !status.ok()) return status;
 
   common::GrpcServerOptions grpc_options;
