@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -117,8 +119,10 @@ LimitedHttpServer::LimitedHttpServer(httplib::Server* server,
         absl::StrCat(options_.metric_prefix, "_connections_refused_total");
     const char* help =
         "Connections closed at once for passing a connection cap, by cap.";
-    refused_source_ = &metrics->GetCounter(refused, help, {{"reason", "source"}});
-    refused_total_ = &metrics->GetCounter(refused, help, {{"reason", "total"}});
+    refused_source_ =
+        &metrics->GetCounter(refused, help, {{"reason", "source"}});
+    refused_total_ =
+        &metrics->GetCounter(refused, help, {{"reason", "total"}});
     open_ = &metrics->GetGauge(
         absl::StrCat(options_.metric_prefix, "_connections_open"),
         "Connections open (admitted, not yet closed).");

@@ -33,8 +33,8 @@ absl::StatusOr<std::unique_ptr<ReceiverSecurity>> ReceiverSecurity::Create(
     if (!certificate.ok()) return certificate.status();
     security->https_ = *std::move(certificate);
   }
-  auto line_sources =
-      common::SourceNetworks::Parse(config.line_allow_cidrs, "line_allow_cidrs");
+  auto line_sources = common::SourceNetworks::Parse(config.line_allow_cidrs,
+                                                    "line_allow_cidrs");
   if (!line_sources.ok()) return line_sources.status();
   security->line_sources_ = *std::move(line_sources);
   if (!config.notify_secret_header.empty() ||

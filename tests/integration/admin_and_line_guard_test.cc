@@ -44,7 +44,8 @@ void ExpectGuarded(int port, const std::string& token) {
 TEST(AdminTokenTest, ReceiverProbesStayOpenTheRestWantsTheToken) {
   testing::ScratchDir dir;
   receiver::ReceiverConfig config = testing::LocalReceiverConfig();
-  config.admin_token_file = dir.Write("admin.token", absl::StrCat(kToken, "\n"));
+  config.admin_token_file =
+      dir.Write("admin.token", absl::StrCat(kToken, "\n"));
   auto server = testing::StartReceiver(config);
   ASSERT_NE(server, nullptr);
   ExpectGuarded(server->admin_port(), kToken);

@@ -91,7 +91,8 @@ class ConnectionLimitTest : public ::testing::Test {
   }
 
   bool WaitOpen(const char* source, int count) {
-    return WaitFor([&] { return front_->limiter().open_from(source) == count; });
+    return WaitFor(
+        [&] { return front_->limiter().open_from(source) == count; });
   }
 
   MetricsRegistry metrics_;
