@@ -54,6 +54,12 @@ def main() -> int:
         f"{meta['load_after']}.\n"
         f"- Payloads: " + ", ".join(f"{k} = {v} bytes" for k, v in meta["payload_bytes"].items())
         + f"; receiver and bare httplib server with `--http_threads={meta.get('http_threads', 80)}`.")
+    if meta.get("replier_from"):
+        # A receiver-only run (--no-replier) merged with the replier rows of
+        # an earlier full run: say which.
+        values["MACHINE"] += (f"\n- Replier rows (target 4, the replier's memory row) from an earlier "
+                              f"full run: {meta['replier_from']}; this run measured the receiver "
+                              f"only (`--no-replier`).")
 
     rows = []
     for mode in ("ka-1", "ka-16", "ka-64"):
