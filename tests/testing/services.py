@@ -65,7 +65,8 @@ class RunningService:
         self.process = subprocess.Popen(
             self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env=self.env)
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
+        self._stderr_thread.start()
         line_ready = threading.Event()
         first: list[str] = []
 
@@ -98,11 +99,17 @@ class RunningService:
         return f"127.0.0.1:{self.ports[port_key]}"
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else None
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # stderr is read on a thread: let it reach the end, so that what the
+        # process logged last (say, why it would not start) is in
+        # stderr_lines() and in the error start() raises.
+        self._stderr_thread.join(5)
+        return self.process.returncode
