@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 
 from tests.e2e.broker_stub import BrokerStub
-from tests.e2e.receiver_support import wait_for
+from tests.e2e.receiver_support import metric, wait_for
 from tests.e2e.security_support import Pki, tls_channel
 from tests.testing.services import RunningService
 
@@ -125,6 +125,25 @@ def test_https_intake_and_rotation_on_sighup_keep_the_stream(ngsi_stubs, pki):
             connection.request("POST", "/notify", body("plain"), V2)
             connection.getresponse().read()
         connection.close()
+
+
+def test_https_connection_over_the_cap_is_closed_without_a_handshake(pki):
+    """Over HTTPS a connection over --http_max_connections_per_source is
+    closed before any TLS byte (refusing costs no handshake); once the held
+    connection goes, HTTPS notifications are served again."""
+    cert, key = pki.issue("receiver")
+    with RunningService("ngsi-receiver", f"--tls_cert={cert}", f"--tls_key={key}", "--http_tls",
+                        "--http_max_connections_per_source=1") as service:
+        port, admin = service.ports["http_port"], service.ports["admin_port"]
+        held = socket.create_connection(("127.0.0.1", port))
+        wait_for(lambda: metric(admin, "ngsi_receiver_http_connections_open") == 1)
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as refused:
+            assert refused.recv(1) == b""
+        assert metric(admin, 'ngsi_receiver_http_connections_refused_total{reason="source"}') == 1
+        held.close()
+        wait_for(lambda: metric(admin, "ngsi_receiver_http_connections_open") == 0)
+        status, _ = https_post(port, pki.ca_file, "AfterTheCap")
+        assert status == 204
 
 
 def write(stubs, port):
