@@ -116,10 +116,12 @@ class PassthroughRetryTest : public ::testing::Test {
 
   // Answers 503 `failures` times, then 200.
   void StartFlaky(int failures) {
-    auto broker = FakeBroker::Start([this, failures](const FakeBroker::Request&) {
-      return ++calls_ <= failures ? FakeBroker::Answer{503, R"({"error":"x"})"}
-                                  : FakeBroker::Answer{200, "{}"};
-    });
+    auto broker =
+        FakeBroker::Start([this, failures](const FakeBroker::Request&) {
+          return ++calls_ <= failures
+                     ? FakeBroker::Answer{503, R"({"error":"x"})"}
+                     : FakeBroker::Answer{200, "{}"};
+        });
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = std::move(*broker);
     StartFor(broker_->url());
@@ -199,7 +201,8 @@ TEST_F(PassthroughRetryTest, LostAnswerIsRetriedForIdempotentMethodsOnly) {
 }
 
 TEST(PassthroughIdempotenceTest, MethodsAndBodies) {
-  for (const char* method : {"GET", "HEAD", "PUT", "PATCH", "DELETE", "patch"}) {
+  for (const char* method :
+       {"GET", "HEAD", "PUT", "PATCH", "DELETE", "patch"}) {
     EXPECT_TRUE(PassthroughIsIdempotent(method, R"({"A":{"value":1}})"))
         << method;
   }
@@ -210,7 +213,8 @@ TEST(PassthroughIdempotenceTest, MethodsAndBodies) {
         << op;
   }
   // Operators that set rather than add stay idempotent.
-  EXPECT_TRUE(PassthroughIsIdempotent("PATCH", R"({"A":{"value":{"$max":3}}})"));
+  EXPECT_TRUE(
+      PassthroughIsIdempotent("PATCH", R"({"A":{"value":{"$max":3}}})"));
 }
 
 }  // namespace
