@@ -12,6 +12,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "receiver-service/event_log.h"
 #include "tests/receiver-service/notification_test_util.h"
 #include "tests/testing/notification_fixtures.h"
 #include "tests/testing/notification_renderer.h"
@@ -236,6 +237,15 @@ TEST_P(FixtureTest, SurvivesTheEventJsonLine) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*back, event_))
       << line;
+}
+
+// The log's memory budget counts an estimate; it must not undercount what
+// the parsed event really holds, or the budget would not bound memory.
+TEST_P(FixtureTest, LogMemoryEstimateIsAtLeastTheEventsInMemorySize) {
+  const size_t cached_copies = 2 * event_.ByteSizeLong();  // wire + line
+  EXPECT_GE(EstimatedEventMemory(event_),
+            event_.SpaceUsedLong() + cached_copies)
+      << "serialized " << event_.ByteSizeLong();
 }
 
 std::string TestName(const ::testing::TestParamInfo<std::string>& info) {
