@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/scratch_dir.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/fake_subscription_broker.h"
 
@@ -31,12 +32,6 @@ SubscriptionSpec Spec(absl::string_view name, v1::Flavor flavor) {
   spec.entities = {{"", "Room.*", "Room"}};
   spec.notified_attrs = {"temperature"};
   return spec;
-}
-
-std::string TempStateFile() {
-  char dir[] = "/tmp/reconciler_test_XXXXXX";
-  EXPECT_NE(mkdtemp(dir), nullptr);
-  return absl::StrCat(dir, "/subscriptions-state.json");
 }
 
 class SubscriptionReconcilerTest : public ::testing::Test {
@@ -239,7 +234,8 @@ TEST_F(SubscriptionReconcilerTest, PrunesOnlyWhenAsked) {
 }
 
 TEST_F(SubscriptionReconcilerTest, PrunesWhereTheFileNoLongerLooks) {
-  const std::string state = TempStateFile();
+  const testing::ScratchDir scratch;
+  const std::string state = scratch.PathOf("subscriptions-state.json");
   Make({Spec("rooms", v1::NGSI_V2), Spec("parking", v1::NGSI_LD)}, false,
        state)
       ->ReconcileOnce();
@@ -268,7 +264,8 @@ TEST_F(SubscriptionReconcilerTest, BrokerDownIsReportedAndRetried) {
 }
 
 TEST_F(SubscriptionReconcilerTest, BackfillsWhatChangedWhileDown) {
-  const std::string state = TempStateFile();
+  const testing::ScratchDir scratch;
+  const std::string state = scratch.PathOf("subscriptions-state.json");
   const absl::Time before = absl::Now() - absl::Minutes(10);
   broker_.PutEntityForTest(false,
                            R"({"id":"Room0","type":"Room",
