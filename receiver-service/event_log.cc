@@ -35,7 +35,11 @@ size_t RecordBytes(const v1::NgsiEvent& event,
 }  // namespace
 
 size_t EstimatedEventMemory(const v1::NgsiEvent& event) {
-  return kMemoryPerSerializedByte * event.ByteSizeLong() + kMemoryPerEvent;
+  // A raw body (custom notifications, line formats) is one flat string:
+  // about its size in memory, plus its share of the two cached copies.
+  const size_t body = event.body().size();
+  const size_t structured = event.ByteSizeLong() - body;
+  return kMemoryPerSerializedByte * structured + 3 * body + kMemoryPerEvent;
 }
 
 const std::string& LogRecord::wire() const {

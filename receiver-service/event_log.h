@@ -46,8 +46,9 @@ class OnceString {
 // computes cheaply, because the exact in-memory size (reflection's
 // SpaceUsedLong) cost 125 us per 10 KB event, a quarter of its parse. A tree
 // of google.protobuf.Value takes 3-22 times its serialized size (the small
-// events the most, for their fixed overhead); tests hold the estimate above
-// SpaceUsedLong for every fixture.
+// events the most, for their fixed overhead), so the estimate errs high
+// except for the raw body, a flat string counted at about its size; tests
+// hold the estimate above SpaceUsedLong for every fixture.
 size_t EstimatedEventMemory(const v1::NgsiEvent& event);
 
 // One accepted notification as retained by the log. Immutable once appended,
