@@ -10,6 +10,10 @@ import urllib.request
 from tests.e2e import receiver_support
 from tests.testing.services import RunningService
 
+# The tenant headers of the subscriptions the e2e suites declare.
+V2 = {"Fiware-Service": "smartcity", "Fiware-ServicePath": "/madrid"}
+LD = {"NGSILD-Tenant": "smartcity"}
+
 
 def call(sim, method: str, path: str, body=None, headers: dict | None = None,
          query: str = ""):
@@ -81,3 +85,21 @@ def start_receiver(subs_file, state_dir, *extra: str) -> RunningService:
         "ngsi-receiver", f"--subscriptions_file={subs_file}",
         "--callback_url=http://127.0.0.1:{http_port}/notify",
         f"--state_dir={state_dir}", *extra).__enter__()
+
+
+def reconciling_receiver(sim, folder, subs_yaml: str) -> RunningService:
+    """A receiver reconciling every second the subscriptions of `subs_yaml`
+    (a format string whose {broker} becomes the simulator's URL)."""
+    subs = folder / "subscriptions.yaml"
+    subs.write_text(subs_yaml.format(broker=sim.url))
+    return start_receiver(subs, folder, "--reconcile_interval_seconds=1")
+
+
+def all_active(receiver: RunningService, names=("rooms", "parking")) -> bool:
+    """Every named subscription has a broker id and is active, as the receiver reports."""
+    view = receiver_view(receiver)
+    return all(view.get(n, {}).get("status") == "active" and view[n]["id"] for n in names)
+
+
+def reconcile_passes(receiver: RunningService) -> float:
+    return metric_value(receiver, 'ngsi_receiver_subscription_passes_total{outcome="ok"}')

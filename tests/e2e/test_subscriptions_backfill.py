@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.e2e.receiver_support import wait_for
-from tests.e2e.subscriptions_support import (call, latest_sequence, ours, read_events,
+from tests.e2e.subscriptions_support import (LD, V2, all_active, call, latest_sequence, ours, read_events,
                                              receiver_view, start_receiver)
 from tests.testing.broker_sim.harness import RunningBrokerSim
 
@@ -28,8 +28,6 @@ subscriptions:
     service: smartcity
     entities: [{{type: Sensor}}]
 """
-V2 = {"Fiware-Service": "smartcity", "Fiware-ServicePath": "/madrid"}
-LD = {"NGSILD-Tenant": "smartcity"}
 ROOMS = 100
 SENSORS = 10
 
@@ -53,9 +51,7 @@ def update_sensors(sim, value):
 
 
 def healthy(receiver) -> bool:
-    view = receiver_view(receiver)
-    return all(view.get(n, {}).get("status") == "active" and view[n]["id"]
-               for n in ("rooms", "sensors"))
+    return all_active(receiver, ("rooms", "sensors"))
 
 
 @pytest.fixture

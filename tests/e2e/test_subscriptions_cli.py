@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.e2e.receiver_support import wait_for
-from tests.e2e.subscriptions_support import ours, receiver_view, start_receiver
+from tests.e2e.subscriptions_support import V2, ours, receiver_view, start_receiver
 from tests.testing.broker_sim.harness import RunningBrokerSim
 from tests.testing.services import REPO_ROOT
 
@@ -27,7 +27,6 @@ subscriptions:
     flavor: ld
     entities: [{{type: OffStreetParking}}]
 """
-V2 = {"Fiware-Service": "smartcity", "Fiware-ServicePath": "/madrid"}
 CALLBACK = "http://127.0.0.1:9/notify"
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.receiver_support import wait_for
-from tests.e2e.subscriptions_support import (call, metric_value, ours, receiver_view,
-                                             start_receiver, subscription_writes)
+from tests.e2e.subscriptions_support import (LD, V2, all_active, call, metric_value, ours,
+                                             receiver_view, reconcile_passes,
+                                             reconciling_receiver, start_receiver,
+                                             subscription_writes)
 from tests.testing.broker_sim.harness import RunningBrokerSim
 
 SUBS_YAML = """
@@ -27,8 +29,6 @@ subscriptions:
     entities: [{{type: OffStreetParking}}]
     notified_attrs: [availableSpotNumber]
 """
-V2 = {"Fiware-Service": "smartcity", "Fiware-ServicePath": "/madrid"}
-LD = {"NGSILD-Tenant": "smartcity"}
 
 
 @pytest.fixture
@@ -39,25 +39,13 @@ def sim():
 
 @pytest.fixture
 def receiver(sim, tmp_path):
-    subs = tmp_path / "subscriptions.yaml"
-    subs.write_text(SUBS_YAML.format(broker=sim.url))
-    running = start_receiver(subs, tmp_path, "--reconcile_interval_seconds=1")
+    running = reconciling_receiver(sim, tmp_path, SUBS_YAML)
     yield running
     running.stop()
 
 
-def both_active(receiver) -> bool:
-    view = receiver_view(receiver)
-    return all(view.get(n, {}).get("status") == "active" and view[n]["id"]
-               for n in ("rooms", "parking"))
-
-
-def passes(receiver) -> float:
-    return metric_value(receiver, 'ngsi_receiver_subscription_passes_total{outcome="ok"}')
-
-
 def test_creates_missing_subscriptions_with_the_callback_url(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     callback = f"http://127.0.0.1:{receiver.ports['http_port']}/notify"
     rooms = ours(sim, "rooms", "v2", V2)
     assert rooms["description"] == "[ngsi-bridge:rooms] rooms of Madrid"
@@ -74,12 +62,12 @@ def test_creates_missing_subscriptions_with_the_callback_url(sim, receiver):
 
 
 def test_running_again_changes_nothing(sim, receiver):
-    wait_for(lambda: both_active(receiver))
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 1)  # a pass after the create
+    wait_for(lambda: all_active(receiver))
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 1)  # a pass after the create
     sim.admin("DELETE", "/__sim/requests")
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 3)
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 3)
     assert subscription_writes(sim) == []
     # Listing happened: the passes did look.
     assert any(r["method"] == "GET" and r["path"] == "/v2/subscriptions"
@@ -88,7 +76,7 @@ def test_running_again_changes_nothing(sim, receiver):
 
 
 def test_fixes_drifted_subscription(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     rooms = ours(sim, "rooms", "v2", V2)
     status, _, _ = call(sim, "PATCH", f"/v2/subscriptions/{rooms['id']}", {
         "notification": {"http": {"url": "http://127.0.0.1:1/elsewhere"},
@@ -109,7 +97,7 @@ def test_fixes_drifted_subscription(sim, receiver):
 
 
 def test_reactivates_paused_and_inactive(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     rooms = ours(sim, "rooms", "v2", V2)
     parking = ours(sim, "parking", "ld", LD)
     call(sim, "PATCH", f"/v2/subscriptions/{rooms['id']}", {"status": "inactive"},
@@ -128,7 +116,7 @@ def test_reactivates_paused_and_inactive(sim, receiver):
 
 
 def test_status_on_metrics_and_admin_endpoint(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     assert metric_value(
         receiver,
         'ngsi_receiver_subscription_status{subscription="rooms",status="active"}') == 1
@@ -154,13 +142,13 @@ def test_prunes_ours_that_left_the_file_only_when_asked(sim, tmp_path):
     subs.write_text(with_lobby)
     first = start_receiver(subs, tmp_path)
     try:
-        wait_for(lambda: both_active(first) and receiver_view(first)["lobby"]["id"])
+        wait_for(lambda: all_active(first) and receiver_view(first)["lobby"]["id"])
     finally:
         first.stop()
     subs.write_text(SUBS_YAML.format(broker=sim.url))
     kept = start_receiver(subs, tmp_path)
     try:
-        wait_for(lambda: both_active(kept))
+        wait_for(lambda: all_active(kept))
         assert ours(sim, "lobby", "v2", V2) is not None
         assert "lobby" not in receiver_view(kept)
     finally:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.receiver_support import wait_for
-from tests.e2e.subscriptions_support import (call, metric_value, ours, receiver_view,
-                                             start_receiver, subscription_writes)
+from tests.e2e.subscriptions_support import (LD, V2, all_active, call, ours, reconcile_passes,
+                                             reconciling_receiver, subscription_writes)
 from tests.testing.broker_sim.harness import RunningBrokerSim
 
 SUBS_YAML = """
@@ -27,8 +27,6 @@ subscriptions:
     throttling: 2
     expires: "2050-04-05T14:00:00Z"
 """
-V2 = {"Fiware-Service": "smartcity", "Fiware-ServicePath": "/madrid"}
-LD = {"NGSILD-Tenant": "smartcity"}
 
 
 @pytest.fixture
@@ -39,43 +37,31 @@ def sim():
 
 @pytest.fixture
 def receiver(sim, tmp_path):
-    subs = tmp_path / "subscriptions.yaml"
-    subs.write_text(SUBS_YAML.format(broker=sim.url))
-    running = start_receiver(subs, tmp_path, "--reconcile_interval_seconds=1")
+    running = reconciling_receiver(sim, tmp_path, SUBS_YAML)
     yield running
     running.stop()
 
 
-def passes(receiver) -> float:
-    return metric_value(receiver, 'ngsi_receiver_subscription_passes_total{outcome="ok"}')
-
-
-def both_active(receiver) -> bool:
-    view = receiver_view(receiver)
-    return all(view.get(n, {}).get("status") == "active" and view[n]["id"]
-               for n in ("rooms", "parking"))
-
-
 def test_declared_throttling_and_expiry_are_not_drift(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     rooms = ours(sim, "rooms", "v2", V2)
     assert rooms["throttling"] == 5
     assert "expires" not in rooms
     parking = ours(sim, "parking", "ld", LD)
     assert parking["throttling"] == 2
     assert parking["expiresAt"] == "2050-04-05T14:00:00.000Z"
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 1)  # a pass after the create
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 1)  # a pass after the create
     sim.admin("DELETE", "/__sim/requests")
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 3)
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 3)
     assert subscription_writes(sim) == []
     assert not any('"subscription updated"' in line
                    for line in receiver.stderr_lines())
 
 
 def test_puts_back_throttling_and_clears_an_expiry_nobody_declared(sim, receiver):
-    wait_for(lambda: both_active(receiver))
+    wait_for(lambda: all_active(receiver))
     rooms = ours(sim, "rooms", "v2", V2)
     parking = ours(sim, "parking", "ld", LD)
     # Someone else: a past expiry (Orion then says "expired") and another
@@ -101,9 +87,9 @@ def test_puts_back_throttling_and_clears_an_expiry_nobody_declared(sim, receiver
     assert ours(sim, "rooms", "v2", V2)["id"] == rooms["id"]  # patched, not replaced
     assert ours(sim, "parking", "ld", LD)["id"] == parking["id"]
     # Then quiet again.
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 1)
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 1)
     sim.admin("DELETE", "/__sim/requests")
-    done = passes(receiver)
-    wait_for(lambda: passes(receiver) >= done + 2)
+    done = reconcile_passes(receiver)
+    wait_for(lambda: reconcile_passes(receiver) >= done + 2)
     assert subscription_writes(sim) == []
