@@ -1,10 +1,6 @@
 // HttpBrokerTransport (the receiver's calls to brokers for subscriptions and
 // backfill) against an in-process fake broker on 127.0.0.1: which calls are
 // retried, and how often.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -17,11 +13,14 @@
 #include "gtest/gtest.h"
 #include "receiver-service/broker_client.h"
 #include "tests/testing/fake_broker.h"
+#include "tests/testing/unreliable_brokers.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
 
 using testing::FakeBroker;
+using testing::HangUpServer;
+using testing::RefusingPort;
 
 // A policy that records the waits instead of sleeping.
 BrokerRetryPolicy CountingPolicy(std::vector<absl::Duration>* waits) {
@@ -43,75 +42,6 @@ BrokerRequest Request(const std::string& method) {
   }
   return request;
 }
-
-// A port on 127.0.0.1 where nothing listens: connections are refused.
-int RefusingPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// Accepts connections, reads the request and closes without answering:
-// the request was sent, the answer is lost.
-class HangUpServer {
- public:
-  HangUpServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    EXPECT_EQ(listen(fd_, 8), 0);
-    socklen_t length = sizeof(address);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this] {
-      for (;;) {
-        const int client = accept(fd_, nullptr, nullptr);
-        if (client < 0) return;  // closed by the destructor
-        if (stopping_) {
-          close(client);
-          return;
-        }
-        char buffer[4096];
-        (void)!read(client, buffer, sizeof(buffer));
-        ++accepted_;
-        close(client);
-      }
-    });
-  }
-  ~HangUpServer() {
-    stopping_ = true;
-    // Wake accept() with one last connection, then close.
-    const int wake = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port_);
-    (void)!connect(wake, reinterpret_cast<sockaddr*>(&address),
-                   sizeof(address));
-    close(wake);
-    thread_.join();
-    close(fd_);
-  }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
-  int accepted() const { return accepted_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
 
 TEST(HttpBrokerTransportTest, IdempotentCallsRetry5xxUntilAnswered) {
   std::atomic<int> calls{0};

@@ -3,10 +3,6 @@
 // after the broker applied the call, so only idempotent calls are sent
 // again then; a connection that could not be made sent nothing, so any
 // call may be retried.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <memory>
@@ -19,84 +15,15 @@
 #include "gtest/gtest.h"
 #include "replier-service/batch_writer.h"
 #include "tests/testing/fake_broker.h"
+#include "tests/testing/unreliable_brokers.h"
 
 namespace ngsi_bridge::replier {
 namespace {
 
 using ::testing::HasSubstr;
 using testing::FakeBroker;
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  return address;
-}
-
-int BoundPort(int fd) {
-  sockaddr_in address{};
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  return ntohs(address.sin_port);
-}
-
-// A port on 127.0.0.1 where nothing listens: connections are refused.
-int RefusingPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address = Loopback(0);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  const int port = BoundPort(fd);
-  close(fd);
-  return port;
-}
-
-// Reads each request and hangs up without answering: the call was sent,
-// its answer is lost.
-class HangUpServer {
- public:
-  HangUpServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address = Loopback(0);
-    EXPECT_EQ(
-        bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-    EXPECT_EQ(listen(fd_, 8), 0);
-    port_ = BoundPort(fd_);
-    thread_ = std::thread([this] {
-      for (;;) {
-        const int client = accept(fd_, nullptr, nullptr);
-        if (client < 0 || stopping_) {
-          if (client >= 0) close(client);
-          return;
-        }
-        char buffer[4096];
-        (void)!read(client, buffer, sizeof(buffer));
-        ++accepted_;
-        close(client);
-      }
-    });
-  }
-  ~HangUpServer() {
-    stopping_ = true;
-    const int wake = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address = Loopback(port_);
-    (void)!connect(wake, reinterpret_cast<sockaddr*>(&address),
-                   sizeof(address));
-    close(wake);
-    thread_.join();
-    close(fd_);
-  }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
-  int accepted() const { return accepted_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
+using testing::HangUpServer;
+using testing::RefusingPort;
 
 class PassthroughRetryTest : public ::testing::Test {
  protected:
