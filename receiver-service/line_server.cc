@@ -478,7 +478,6 @@ void LineServer::CloseClient(int id, const char* reason) {
     if (it == clients_.end()) return;
     client = std::move(it->second);
     clients_.erase(it);
-    if (client->overflowed) ++slow_disconnects_;
   }
   listener_clients_[client->listener].fetch_sub(1, std::memory_order_relaxed);
   close(client->fd);
@@ -504,8 +503,7 @@ size_t LineServer::client_count() const {
 }
 
 uint64_t LineServer::disconnected_slow_count() const {
-  absl::MutexLock lock(&mu_);
-  return slow_disconnects_;
+  return static_cast<uint64_t>(disconnects_slow_->value());
 }
 
 std::vector<LineClientStats> LineServer::client_stats() const {

@@ -79,6 +79,8 @@ class LineServer {
   void Shutdown();
 
   size_t client_count() const;
+  // Clients closed for a full buffer: the metric's value, so the two never
+  // disagree.
   uint64_t disconnected_slow_count() const;
   std::vector<LineClientStats> client_stats() const;
 
@@ -136,7 +138,6 @@ class LineServer {
   std::map<int, std::unique_ptr<Client>> clients_ ABSL_GUARDED_BY(mu_);
   int next_client_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t slow_disconnects_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ngsi_bridge::receiver
