@@ -60,7 +60,8 @@ def test_cluster_job_writes_a_prediction_for_every_update(cluster, tmp_path):
                 F.when(temperature > 900, F.lit("overheat")).otherwise(F.lit("ok")).alias("predicted_state"),
                 F.col("sequence").alias("source_sequence"))
             writer = ReplierWriter(stack.replier_grpc, stack.broker_name, "upsert",
-                                   id_col="entity_id", type_col="entity_type", batch_size=5)
+                                   id_col="entity_id", type_col="entity_type", batch_size=5,
+                                   order_col="source_sequence")
             rows_seen = []
 
             def on_batch(df, batch_id):

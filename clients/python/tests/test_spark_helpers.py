@@ -131,6 +131,36 @@ def test_socket_parser_explodes_event_json_lines_into_entity_rows():
         spark.stop()
 
 
+@pytest.mark.spark
+def test_entity_ordered_puts_each_entitys_updates_in_one_partition_in_sequence_order():
+    from pyspark.sql import SparkSession
+    spark = (SparkSession.builder.master("local[2]").appName("ngsi-bridge-order-test")
+             .config("spark.ui.enabled", "false").config("spark.driver.memory", "512m")
+             .getOrCreate())
+    try:
+        # Like a micro-batch read as two sequence ranges: the creations in one
+        # partition, the later updates of the same entities in the other.
+        rows = [(f"E{i}", round_ * 10 + i, float(round_)) for round_ in range(2) for i in range(10)]
+        df = spark.createDataFrame(rows, "entity_id string, sequence long, v double").repartition(2)
+        df = spark.createDataFrame(list(reversed(rows)), "entity_id string, sequence long, v double") \
+            .coalesce(1).union(df)
+        writer = ReplierWriter("127.0.0.1:1", "orion")
+        partitions = writer.entity_ordered(df).rdd.glom().collect()
+        home = {}
+        for index, part in enumerate(partitions):
+            for row in part:
+                assert home.setdefault(row.entity_id, index) == index, f"{row.entity_id} split"
+            for entity in {r.entity_id for r in part}:
+                sequences = [r.sequence for r in part if r.entity_id == entity]
+                assert sequences == sorted(sequences), f"{entity} out of order: {sequences}"
+        assert sorted(home) == sorted(f"E{i}" for i in range(10))
+        assert sum(len(p) for p in partitions) == 40
+        unordered = ReplierWriter("127.0.0.1:1", "orion", order_col="absent")
+        assert unordered.entity_ordered(df).count() == 40  # no order column: still every row
+    finally:
+        spark.stop()
+
+
 def test_foreach_batch_marks_written_batches_and_skips_replays(fake_replier, tmp_path):
     class FakeBatch:  # what foreach_batch needs of a DataFrame
         def __init__(self, rows):

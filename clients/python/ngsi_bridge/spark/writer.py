@@ -14,6 +14,10 @@ Each row becomes an entity: ``id_col`` (default ``"id"``, else
 ``Replier.Write`` per ``batch_size`` entities. With ``on_error="raise"`` (default)
 a partition whose entities were not all written fails its task, so Spark
 retries it; idempotent operations (upsert, update, replace) make that safe.
+``foreach_batch`` writes all rows of one entity from one task, in the order
+of ``order_col`` (default ``"sequence"``, the receiver's event sequence,
+when the micro-batch has it): a micro-batch holding two updates of one
+entity ends with the later one at the broker, never the earlier.
 The writer is picklable and opens one gRPC channel per executor process.
 """
 from __future__ import annotations
@@ -122,6 +126,8 @@ class ReplierWriter:
             its commit was not recorded (a stop or crash mid-batch); with the
             marks, a batch already written is skipped, so the broker receives
             each write once. Without it, replays repeat idempotent writes.
+        order_col: the column that orders two rows of one entity in a
+            micro-batch (``foreach_batch``); ignored when the batch lacks it.
     """
 
     def __init__(self, address: str, broker: str = "", op: str = "upsert", *,
@@ -130,7 +136,7 @@ class ReplierWriter:
                  attrs: Union[Sequence[str], Mapping[str, str], None] = None,
                  to_entity: Optional[Callable[[Any], Any]] = None,
                  on_error: str = "raise", timeout: float = 60.0,
-                 batch_log_dir: Optional[str] = None):
+                 batch_log_dir: Optional[str] = None, order_col: str = "sequence"):
         if on_error not in ("raise", "log"):
             raise ValueError(f"on_error={on_error!r}: use 'raise' or 'log'")
         self.address, self.broker, self.op = address, broker, op
@@ -141,6 +147,7 @@ class ReplierWriter:
         self.to_entity = to_entity
         self.on_error = on_error
         self.batch_log_dir = batch_log_dir
+        self.order_col = order_col
         self.skipped_batches: list = []  # driver-side: replayed batches not written again
 
     def entity(self, row: Any) -> Any:
@@ -177,6 +184,22 @@ class ReplierWriter:
             _log.warning("replier: %s", total)
         return total
 
+    def entity_ordered(self, df: Any) -> Any:
+        """``df`` with every row of one entity in one partition, sorted by
+        ``order_col`` when ``df`` has it. Tasks run in parallel, so without
+        this two updates of one entity read by different tasks would reach
+        the broker in either order, and the earlier value could win."""
+        columns = getattr(df, "columns", None)
+        if columns is None:
+            return df  # not a DataFrame: the caller's own partitions
+        id_col = self.id_col
+        if id_col not in columns and id_col == "id" and "entity_id" in columns:
+            id_col = "entity_id"
+        if id_col not in columns:
+            return df  # a custom to_entity names the entity some other way
+        df = df.repartition(id_col)
+        return df.sortWithinPartitions(self.order_col) if self.order_col in columns else df
+
     def __call__(self, rows: Iterable[Any]) -> None:
         """``df.foreachPartition(writer)``."""
         self.write_rows(rows)
@@ -196,7 +219,7 @@ class ReplierWriter:
         def partition(rows: Iterable[Any]) -> None:
             writer.write_rows(rows, correlator)
 
-        df.foreachPartition(partition)
+        self.entity_ordered(df).foreachPartition(partition)
         if mark:
             os.makedirs(self.batch_log_dir, exist_ok=True)
             tmp = mark + ".tmp"
