@@ -33,6 +33,9 @@ ABSL_FLAG(bool, decode, false,
           "bytes (strings are stored verbatim on the wire), so that the "
           "consumer costs a few microseconds per event and leaves the CPU "
           "to the receiver.");
+ABSL_FLAG(bool, from_earliest, false,
+          "Start from the earliest retained event (replay/catch-up speed: "
+          "read_per_s) instead of after the latest.");
 ABSL_FLAG(int32_t, idle_ms, 3000, "Stop this long after the last event.");
 ABSL_FLAG(double, max_s, 120, "Hard stop.");
 
@@ -49,6 +52,8 @@ struct Stream {
   nb::DeliveryCounter counter;
   std::atomic<uint64_t> delivered{0};
   std::atomic<int64_t> last_event{0};
+  int64_t first_read_ns = 0;  // any event, tagged or not
+  int64_t last_read_ns = 0;
   uint64_t events = 0;
   uint64_t untagged = 0;
   grpc::Status status;
@@ -114,7 +119,8 @@ void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
     const size_t at = absl::string_view(flat).find(nb::kTagPrefix);
     nb::Tag parsed;
     std::lock_guard<std::mutex> lock(stream.mu);
-    ++stream.events;
+    if (stream.events++ == 0) stream.first_read_ns = now;
+    stream.last_read_ns = now;
     if (at != std::string::npos &&
         nb::ParseTag(absl::string_view(flat).substr(at), parsed)) {
       stream.counter.Record(parsed, now);
@@ -164,7 +170,9 @@ int main(int argc, char** argv) {
                          std::chrono::seconds(10));
     v1::InfoResponse info;
     grpc::Status status = stub->Info(&context, v1::InfoRequest(), &info);
-    if (status.ok()) {
+    if (absl::GetFlag(FLAGS_from_earliest)) {
+      request.set_start(v1::SubscribeRequest::EARLIEST);
+    } else if (status.ok()) {
       request.set_start(v1::SubscribeRequest::AFTER);
       request.set_after_sequence(info.latest_sequence());
     } else {
@@ -207,7 +215,8 @@ int main(int argc, char** argv) {
         absl::string_view text;
         nb::Tag tag;
         std::lock_guard<std::mutex> lock(stream.mu);
-        ++stream.events;
+        if (stream.events++ == 0) stream.first_read_ns = now;
+        stream.last_read_ns = now;
         if (FindTag(event, attr, text) && nb::ParseTag(text, tag)) {
           stream.counter.Record(tag, now);
         } else {
@@ -243,7 +252,7 @@ int main(int argc, char** argv) {
 
   uint64_t least = UINT64_MAX, total = 0, duplicates = 0, events = 0,
            untagged = 0, other = 0, failed_streams = 0;
-  int64_t first = 0, last = 0;
+  int64_t first = 0, last = 0, first_read = 0, last_read = 0;
   std::vector<int64_t> latencies;
   std::string first_error;
   for (auto& stream : streams) {
@@ -259,6 +268,11 @@ int main(int argc, char** argv) {
       first = c.first_sent_ns();
     }
     last = std::max(last, c.last_received_ns());
+    if (stream->first_read_ns > 0 &&
+        (first_read == 0 || stream->first_read_ns < first_read)) {
+      first_read = stream->first_read_ns;
+    }
+    last_read = std::max(last_read, stream->last_read_ns);
     latencies.insert(latencies.end(), c.latencies().begin(),
                      c.latencies().end());
     if (!stream->status.ok() &&
@@ -288,6 +302,11 @@ int main(int argc, char** argv) {
   out["cpu_s"] = nb::CpuSeconds() - cpu_before;
   out["span_s"] = span;
   out["decoded"] = decode;
+  // Events/s read per stream from its first to its last event (for
+  // --from_earliest: how fast a consumer catches up).
+  const double read_span =
+      last_read > first_read ? (last_read - first_read) / 1e9 : 0;
+  out["read_per_s"] = read_span > 0 ? events / count / read_span : 0.0;
   std::printf("%s\n", out.dump().c_str());
   return 0;
 }

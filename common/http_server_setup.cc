@@ -2,9 +2,13 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <memory>
 
@@ -14,12 +18,51 @@
 
 namespace ngsi_bridge::common {
 
-httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
-  if (tuning.max_worker_threads > tuning.worker_threads) {
-    return new ElasticThreadPool(tuning.worker_threads,
-                                 tuning.max_worker_threads);
+namespace {
+
+// Runs every task of `pool` at nice value `nice` (on Linux, setpriority
+// on a thread id acts on that thread only). Set on a worker's first task:
+// httplib's pools start their threads out of our reach. Absolute, not
+// relative: an ElasticThreadPool worker started by a lowered worker
+// inherits its value.
+class NicedTaskQueue : public httplib::TaskQueue {
+ public:
+  NicedTaskQueue(httplib::TaskQueue* pool, int nice)
+      : pool_(pool), nice_(nice) {}
+
+  void enqueue(std::function<void()> fn) override {
+    pool_->enqueue([nice = nice_, fn = std::move(fn)] {
+      thread_local bool lowered = false;
+      if (!lowered) {
+        lowered = true;
+        // Raising one's own nice value needs no privilege; a failure leaves
+        // the default priority, which is only slower for consumers.
+        setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+      }
+      fn();
+    });
   }
-  return new httplib::ThreadPool(tuning.worker_threads);
+  void shutdown() override { pool_->shutdown(); }
+
+ private:
+  std::unique_ptr<httplib::TaskQueue> pool_;
+  const int nice_;
+};
+
+}  // namespace
+
+httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
+  httplib::TaskQueue* pool =
+      tuning.max_worker_threads > tuning.worker_threads
+          ? static_cast<httplib::TaskQueue*>(new ElasticThreadPool(
+                tuning.worker_threads, tuning.max_worker_threads))
+          : new httplib::ThreadPool(tuning.worker_threads);
+  if (tuning.worker_nice <= 0) return pool;
+  // Relative to the process's own value (the creating thread's).
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, 0);
+  if (errno != 0) return pool;
+  return new NicedTaskQueue(pool, std::min(19, base + tuning.worker_nice));
 }
 
 void ApplyConnectionTuning(httplib::Server& server,

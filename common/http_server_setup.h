@@ -30,10 +30,17 @@ struct HttpServerTuning {
   int read_timeout_seconds = 10;
   int write_timeout_seconds = 10;
   int listen_backlog = 4096;
+  // Added to the nice value of every worker thread (0: unchanged; 1..19
+  // lowers their CPU share). On a saturated CPU the receiver's delivery
+  // threads (gRPC, line clients) then win over intake, so consumers keep up
+  // with what was accepted instead of lagging by seconds; intake only slows
+  // when the CPU is full anyway.
+  int worker_nice = 0;
 };
 
 // A new worker pool as `tuning` says (httplib's new_task_queue): an
-// ElasticThreadPool, or a fixed httplib::ThreadPool. The caller owns it.
+// ElasticThreadPool, or a fixed httplib::ThreadPool, whose threads run at
+// `worker_nice`. The caller owns it.
 httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning);
 
 // Applies the per-connection settings of `tuning` (keep-alive, timeouts).

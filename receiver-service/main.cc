@@ -47,6 +47,11 @@ ABSL_FLAG(int64_t, http_keep_alive_max, 1000000,
           "Requests served on one keep-alive connection before closing it.");
 ABSL_FLAG(int32_t, http_backlog, 4096,
           "Listen backlog of the notification port.");
+ABSL_FLAG(int32_t, http_worker_nice, 10,
+          "Nice value added to the notification workers (0..19; 0 keeps the "
+          "process's). When the CPU is saturated, consumers' delivery then "
+          "wins over intake, so subscribers stay milliseconds behind instead "
+          "of falling seconds behind (and past the log's retention).");
 ABSL_FLAG(int64_t, log_max_events, 1000000,
           "Events the in-memory log retains; older ones are evicted.");
 ABSL_FLAG(int64_t, log_max_bytes, int64_t{512} << 20,
@@ -177,6 +182,7 @@ int main(int argc, char** argv) {
   config.http_threads = absl::GetFlag(FLAGS_http_threads);
   config.http_keep_alive_max = absl::GetFlag(FLAGS_http_keep_alive_max);
   config.http_backlog = absl::GetFlag(FLAGS_http_backlog);
+  config.http_worker_nice = absl::GetFlag(FLAGS_http_worker_nice);
   config.log_max_events = absl::GetFlag(FLAGS_log_max_events);
   config.log_max_bytes = absl::GetFlag(FLAGS_log_max_bytes);
   config.subscriber_queue = absl::GetFlag(FLAGS_subscriber_queue);

@@ -89,6 +89,12 @@ absl::Status ReceiverConfig::Validate() const {
         "--log_disk_max_bytes and --log_max_age_seconds must be >= 0 "
         "(0 = unbounded)");
   }
+  if (http_worker_nice < 0 || http_worker_nice > 19) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_worker_nice must be 0..19 (raising priority needs "
+        "privileges the receiver should not have); got ",
+        http_worker_nice));
+  }
   if (reconcile_interval_seconds <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--reconcile_interval_seconds must be positive; got ",

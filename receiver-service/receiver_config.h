@@ -34,6 +34,7 @@ struct ReceiverConfig {
   int http_threads = 16;
   int64_t http_keep_alive_max = 1000000;  // requests per connection
   int http_backlog = 4096;
+  int http_worker_nice = 10;  // see HttpServerTuning::worker_nice
 
   // Event log retention.
   int64_t log_max_events = 1000000;

@@ -62,6 +62,7 @@ ReceiverServer::ReceiverServer(const ReceiverConfig& config)
   intake_options.tuning.keep_alive_max_count =
       static_cast<size_t>(config.http_keep_alive_max);
   intake_options.tuning.listen_backlog = config.http_backlog;
+  intake_options.tuning.worker_nice = config.http_worker_nice;
   intake_options.tuning.max_worker_threads =
       static_cast<size_t>(config.security.http_max_connections);
   intake_options.connection_limits.max_per_source =

@@ -21,6 +21,19 @@ TEST(ReceiverConfigTest, RejectsPortOutOfRangeNamingFlagAndValue) {
   EXPECT_THAT(status.message(), HasSubstr("70000"));
 }
 
+TEST(ReceiverConfigTest, RejectsWorkerNiceOutsideZeroToNineteen) {
+  for (const int nice : {-1, 20}) {
+    ReceiverConfig config;
+    config.http_worker_nice = nice;
+    const absl::Status status = config.Validate();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("--http_worker_nice"));
+  }
+  ReceiverConfig config;
+  config.http_worker_nice = 0;
+  EXPECT_TRUE(config.Validate().ok());
+}
+
 TEST(ReceiverConfigTest, RejectsUnknownLineFormat) {
   ReceiverConfig config;
   config.line_listeners = {{9998, "xml"}};
