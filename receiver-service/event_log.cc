@@ -1,6 +1,8 @@
 #include "receiver-service/event_log.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -68,6 +70,10 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
   record->request = std::move(request);
   record->bytes = bytes;
 
+  // Evicted records are destroyed after the lock is released: freeing a
+  // parsed event is thousands of frees, which every other intake thread and
+  // every catching-up reader would otherwise wait for.
+  std::vector<std::shared_ptr<const LogRecord>> evicted;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) {
@@ -96,6 +102,7 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
     while (records_.size() > options_.max_events ||
            (bytes_ > options_.max_bytes && records_.size() > 1)) {
       bytes_ -= records_.front()->bytes;
+      evicted.push_back(std::move(records_.front()));
       records_.pop_front();
       ++evicted_;
     }
@@ -136,6 +143,39 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Read(
   record->event = *std::move(event);
   record->bytes = RecordBytes(record->event, nullptr);
   return std::shared_ptr<const LogRecord>(std::move(record));
+}
+
+absl::Status EventLog::ReadRange(
+    uint64_t sequence, size_t max,
+    std::deque<std::shared_ptr<const LogRecord>>& out) const {
+  if (max == 0) return absl::OkStatus();
+  uint64_t last = UINT64_MAX;  // inclusive; a crash could take back more
+  if (disk_ != nullptr) {
+    last = disk_->durable_sequence();
+    if (sequence > last) return absl::OkStatus();
+  }
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    const uint64_t earliest =
+        records_.empty() ? next_sequence_ : records_.front()->sequence();
+    if (sequence >= earliest || disk_ == nullptr) {
+      if (sequence >= next_sequence_) return absl::OkStatus();
+      if (sequence < earliest) {
+        return absl::OutOfRangeError(absl::StrCat(
+            "sequence ", sequence, " is no longer retained; earliest "
+            "retained sequence is ", earliest));
+      }
+      last = std::min(last, next_sequence_ - 1);
+      for (uint64_t s = sequence; s <= last && max > 0; ++s, --max) {
+        out.push_back(records_[s - earliest]);
+      }
+      return absl::OkStatus();
+    }
+  }
+  absl::StatusOr<std::shared_ptr<const LogRecord>> record = Read(sequence);
+  if (!record.ok()) return record.status();
+  if (*record != nullptr) out.push_back(*std::move(record));
+  return absl::OkStatus();
 }
 
 LogStats EventLog::stats() const {

@@ -127,6 +127,14 @@ class EventLog {
   absl::StatusOr<std::shared_ptr<const LogRecord>> Read(
       uint64_t sequence) const;
 
+  // Up to `max` consecutive records from `sequence` on, appended to `out`,
+  // under one lock (a catching-up reader would otherwise take the lock once
+  // per event against every intake thread). Nothing when `sequence` is not
+  // appended (or not durable) yet; errors as Read(). Records behind the
+  // in-memory window come one at a time from disk.
+  absl::Status ReadRange(uint64_t sequence, size_t max,
+                         std::deque<std::shared_ptr<const LogRecord>>& out) const;
+
   LogStats stats() const;
   uint64_t latest_sequence() const;
 

@@ -14,6 +14,8 @@ namespace ngsi_bridge::receiver {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+// Records a catching-up stream takes from the log per lock.
+constexpr size_t kReadAheadEvents = 256;
 
 // "/madrid" matches "/madrid" and "/madrid/centro", not "/madridejos":
 // service paths are hierarchies of segments.
@@ -222,11 +224,22 @@ void SubscribeReactor::Pump() {
         queue_.pop_front();
       }
     }
+    while (!read_ahead_.empty() && read_ahead_.front()->sequence() < want) {
+      read_ahead_.pop_front();
+    }
+    if (record == nullptr && !read_ahead_.empty() &&
+        read_ahead_.front()->sequence() == want) {
+      record = std::move(read_ahead_.front());
+      read_ahead_.pop_front();
+    }
     if (record == nullptr) {
       // Catch-up (or a record the queue dropped, or one published out of
       // order by a concurrent intake thread): the log has it if anything
       // newer was offered, since sequences are assigned in append order.
-      absl::StatusOr<std::shared_ptr<const LogRecord>> read = log_->Read(want);
+      // Read ahead in one go: one log lock per batch, not per event.
+      read_ahead_.clear();
+      const absl::Status read =
+          log_->ReadRange(want, kReadAheadEvents, read_ahead_);
       const uint64_t earliest =
           read.ok() ? 0 : log_->stats().earliest_sequence;
       absl::MutexLock lock(&mu_);
@@ -236,11 +249,11 @@ void SubscribeReactor::Pump() {
         FinishLocked(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                                   absl::StrCat("subscriber fell behind the "
                                                "log's retention: ",
-                                               read.status().message())));
+                                               read.message())));
         pumping_ = false;
         return;
       }
-      if (*read == nullptr) {
+      if (read_ahead_.empty()) {
         // Not appended yet. Anything queued meanwhile is re-examined; else
         // the next Offer() takes the token.
         if (queue_.empty()) {
@@ -249,7 +262,8 @@ void SubscribeReactor::Pump() {
         }
         continue;
       }
-      record = *std::move(read);
+      record = std::move(read_ahead_.front());
+      read_ahead_.pop_front();
     }
 
     const v1::NgsiEvent* message = matcher_->Apply(record->event, projected_);

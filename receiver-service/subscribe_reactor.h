@@ -134,6 +134,9 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Only the token holder touches these; they stay valid until the write
   // they back completes.
   std::shared_ptr<const LogRecord> in_flight_;
+  // Records read ahead from the log while catching up (consecutive, from
+  // the front's sequence on).
+  std::deque<std::shared_ptr<const LogRecord>> read_ahead_;
   v1::NgsiEvent projected_;
   grpc::ByteBuffer write_buffer_;
 };

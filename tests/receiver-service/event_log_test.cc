@@ -1,5 +1,6 @@
 #include "receiver-service/event_log.h"
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -95,6 +96,31 @@ TEST(EventLogTest, ReadOfEvictedSequenceIsOutOfRangeNamingEarliest) {
   EXPECT_EQ(read.status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_THAT(read.status().message(),
               HasSubstr("earliest retained sequence is 3"));
+}
+
+std::vector<uint64_t> Sequences(
+    const std::deque<std::shared_ptr<const LogRecord>>& records) {
+  std::vector<uint64_t> out;
+  for (const auto& record : records) out.push_back(record->sequence());
+  return out;
+}
+
+TEST(EventLogTest, ReadRangeReturnsConsecutiveRecordsUpToMaxAndTheHead) {
+  EventLog log({/*max_events=*/5, /*max_bytes=*/1 << 20});
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(log.Append({}, nullptr).ok());
+  std::deque<std::shared_ptr<const LogRecord>> out;
+  ASSERT_TRUE(log.ReadRange(4, 2, out).ok());
+  EXPECT_EQ(Sequences(out), (std::vector<uint64_t>{4, 5}));
+  out.clear();
+  ASSERT_TRUE(log.ReadRange(6, 100, out).ok());  // stops at the head
+  EXPECT_EQ(Sequences(out), (std::vector<uint64_t>{6, 7, 8}));
+  out.clear();
+  ASSERT_TRUE(log.ReadRange(9, 100, out).ok());  // not appended yet
+  EXPECT_TRUE(out.empty());
+  const absl::Status evicted = log.ReadRange(3, 100, out);
+  EXPECT_EQ(evicted.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(evicted.message(), HasSubstr("earliest retained sequence is 4"));
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(EventLogTest, RefusesAppendsAfterCloseButKeepsReading) {
