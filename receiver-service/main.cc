@@ -52,6 +52,10 @@ ABSL_FLAG(int32_t, http_worker_nice, 10,
           "process's). When the CPU is saturated, consumers' delivery then "
           "wins over intake, so subscribers stay milliseconds behind instead "
           "of falling seconds behind (and past the log's retention).");
+ABSL_FLAG(int32_t, parse_concurrency, 0,
+          "Notifications parsed at once (0: one per CPU core). Parsing is "
+          "pure CPU: more parsers than cores only take turns and delay the "
+          "threads that deliver events to consumers.");
 ABSL_FLAG(int64_t, log_max_events, 1000000,
           "Events the in-memory log retains; older ones are evicted.");
 ABSL_FLAG(int64_t, log_max_bytes, int64_t{512} << 20,
@@ -183,6 +187,7 @@ int main(int argc, char** argv) {
   config.http_keep_alive_max = absl::GetFlag(FLAGS_http_keep_alive_max);
   config.http_backlog = absl::GetFlag(FLAGS_http_backlog);
   config.http_worker_nice = absl::GetFlag(FLAGS_http_worker_nice);
+  config.parse_concurrency = absl::GetFlag(FLAGS_parse_concurrency);
   config.log_max_events = absl::GetFlag(FLAGS_log_max_events);
   config.log_max_bytes = absl::GetFlag(FLAGS_log_max_bytes);
   config.subscriber_queue = absl::GetFlag(FLAGS_subscriber_queue);

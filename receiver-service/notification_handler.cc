@@ -42,6 +42,7 @@ NotificationHandler::NotificationHandler(const Options& options,
                                          EventLog* log, EventHub* hub,
                                          common::MetricsRegistry* metrics)
     : options_(options),
+      parse_slots_(options.parse_concurrency),
       log_(log),
       hub_(hub),
       metrics_(metrics),
@@ -80,8 +81,12 @@ void NotificationHandler::CountRejected(int status) {
 HttpAnswer NotificationHandler::Handle(NotificationRequest request) {
   const auto start = std::chrono::steady_clock::now();
   bytes_received_.Increment(static_cast<double>(request.body.size()));
-  absl::StatusOr<v1::NgsiEvent> event =
-      ParseNotification(request, options_.limits);
+  absl::StatusOr<v1::NgsiEvent> event = [&] {
+    // The append is outside the slot: with a disk it waits for a group
+    // fsync, which many intake threads should share.
+    ParseSlots::Held slot(parse_slots_);
+    return ParseNotification(request, options_.limits);
+  }();
   HttpAnswer answer;
   v1::Format format = v1::FORMAT_UNSPECIFIED;
   if (!event.ok()) {

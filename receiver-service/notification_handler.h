@@ -9,6 +9,7 @@
 #include "receiver-service/event_hub.h"
 #include "receiver-service/event_log.h"
 #include "receiver-service/notification_parser.h"
+#include "receiver-service/parse_slots.h"
 
 namespace ngsi_bridge::receiver {
 
@@ -36,6 +37,8 @@ class NotificationHandler {
     ParseLimits limits;
     // Keep the raw request in the log (line formats `fpc` and `body`).
     bool keep_request = false;
+    // Notifications parsed at once (ParseSlots); 0 = no bound.
+    int parse_concurrency = 0;
   };
 
   NotificationHandler(const Options& options, EventLog* log, EventHub* hub,
@@ -51,6 +54,7 @@ class NotificationHandler {
   common::Counter& CounterFor(v1::Format format, int status);
 
   const Options options_;
+  ParseSlots parse_slots_;
   EventLog* const log_;
   EventHub* const hub_;
   common::MetricsRegistry* const metrics_;

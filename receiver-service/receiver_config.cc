@@ -89,6 +89,11 @@ absl::Status ReceiverConfig::Validate() const {
         "--log_disk_max_bytes and --log_max_age_seconds must be >= 0 "
         "(0 = unbounded)");
   }
+  if (parse_concurrency < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--parse_concurrency must be >= 0 (0: one per core); got ",
+        parse_concurrency));
+  }
   if (http_worker_nice < 0 || http_worker_nice > 19) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--http_worker_nice must be 0..19 (raising priority needs "

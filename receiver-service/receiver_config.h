@@ -35,6 +35,7 @@ struct ReceiverConfig {
   int64_t http_keep_alive_max = 1000000;  // requests per connection
   int http_backlog = 4096;
   int http_worker_nice = 10;  // see HttpServerTuning::worker_nice
+  int parse_concurrency = 0;  // notifications parsed at once; 0 = cores
 
   // Event log retention.
   int64_t log_max_events = 1000000;

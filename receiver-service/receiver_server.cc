@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -30,6 +32,10 @@ ReceiverServer::ReceiverServer(const ReceiverConfig& config)
 
   NotificationHandler::Options handler_options;
   handler_options.limits.max_depth = config.max_json_depth;
+  handler_options.parse_concurrency =
+      config.parse_concurrency > 0
+          ? config.parse_concurrency
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   handler_options.limits.max_entities =
       static_cast<size_t>(config.max_entities);
   for (const LineListenerConfig& listener : config.line_listeners) {

@@ -34,6 +34,14 @@ TEST(ReceiverConfigTest, RejectsWorkerNiceOutsideZeroToNineteen) {
   EXPECT_TRUE(config.Validate().ok());
 }
 
+TEST(ReceiverConfigTest, RejectsNegativeParseConcurrency) {
+  ReceiverConfig config;
+  config.parse_concurrency = -1;
+  EXPECT_THAT(config.Validate().message(), HasSubstr("--parse_concurrency"));
+  config.parse_concurrency = 0;  // one per core
+  EXPECT_TRUE(config.Validate().ok());
+}
+
 TEST(ReceiverConfigTest, RejectsUnknownLineFormat) {
   ReceiverConfig config;
   config.line_listeners = {{9998, "xml"}};
