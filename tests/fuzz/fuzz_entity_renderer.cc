@@ -11,7 +11,7 @@
 #include "receiver-service/notification_parser.h"
 #include "replier-service/batch_planner.h"
 #include "replier-service/entity_renderer.h"
-#include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_notification.h"
 
 namespace {
 
@@ -60,13 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!entity.ParseFromArray(data + 1, static_cast<int>(size - 1))) return 0;
     entities.push_back(std::move(entity));
   } else {
-    nb::fuzz::HeadersAndBody input = nb::fuzz::SplitInput(data, size);
-    nb::receiver::NotificationRequest request;
-    request.method = "POST";
-    request.path = "/notify";
-    request.headers = std::move(input.headers);
-    request.body = std::move(input.body);
-    auto event = nb::receiver::ParseNotification(request);
+    auto event = nb::receiver::ParseNotification(
+        nb::fuzz::NotificationFromInput(data, size));
     if (!event.ok()) return 0;
     entities.assign(event->entities().begin(), event->entities().end());
   }

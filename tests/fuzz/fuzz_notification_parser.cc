@@ -4,16 +4,12 @@
 #include <cstdint>
 
 #include "receiver-service/notification_parser.h"
-#include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_notification.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace nb = ngsi_bridge;
-  nb::fuzz::HeadersAndBody input = nb::fuzz::SplitInput(data, size);
-  nb::receiver::NotificationRequest request;
-  request.method = "POST";
-  request.path = "/notify";
-  request.headers = std::move(input.headers);
-  request.body = std::move(input.body);
+  const nb::receiver::NotificationRequest request =
+      nb::fuzz::NotificationFromInput(data, size);
   nb::receiver::ParseLimits limits;
   limits.max_depth = 32;
   limits.max_entities = 1000;
