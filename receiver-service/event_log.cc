@@ -120,36 +120,19 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
 
 absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Read(
     uint64_t sequence) const {
-  // Never serve what a crash could still take back (its sequence would be
-  // reused): the 2xx and the consumers see the same durable prefix.
-  if (disk_ != nullptr && sequence > disk_->durable_sequence()) return nullptr;
-  {
-    absl::ReaderMutexLock lock(&mu_);
-    if (sequence >= next_sequence_) return nullptr;
-    const uint64_t earliest =
-        records_.empty() ? next_sequence_ : records_.front()->sequence();
-    if (sequence >= earliest) return records_[sequence - earliest];
-    if (disk_ == nullptr) {
-      return absl::OutOfRangeError(absl::StrCat(
-          "sequence ", sequence, " is no longer retained; earliest retained "
-          "sequence is ", earliest));
-    }
-  }
-  // Behind the in-memory window: from disk, without our lock, so memory
-  // stays bounded and appends do not wait for the read.
-  absl::StatusOr<v1::NgsiEvent> event = disk_->Read(sequence);
-  if (!event.ok()) return event.status();
-  auto record = std::make_shared<LogRecord>();
-  record->event = *std::move(event);
-  record->bytes = RecordBytes(record->event, nullptr);
-  return std::shared_ptr<const LogRecord>(std::move(record));
+  std::deque<std::shared_ptr<const LogRecord>> one;
+  if (absl::Status read = ReadRange(sequence, 1, one); !read.ok()) return read;
+  if (one.empty()) return nullptr;
+  return std::move(one.front());
 }
 
 absl::Status EventLog::ReadRange(
     uint64_t sequence, size_t max,
     std::deque<std::shared_ptr<const LogRecord>>& out) const {
   if (max == 0) return absl::OkStatus();
-  uint64_t last = UINT64_MAX;  // inclusive; a crash could take back more
+  // Never serve what a crash could still take back (its sequence would be
+  // reused): the 2xx and the consumers see the same durable prefix.
+  uint64_t last = UINT64_MAX;  // inclusive
   if (disk_ != nullptr) {
     last = disk_->durable_sequence();
     if (sequence > last) return absl::OkStatus();
@@ -172,9 +155,14 @@ absl::Status EventLog::ReadRange(
       return absl::OkStatus();
     }
   }
-  absl::StatusOr<std::shared_ptr<const LogRecord>> record = Read(sequence);
-  if (!record.ok()) return record.status();
-  if (*record != nullptr) out.push_back(*std::move(record));
+  // Behind the in-memory window: from disk, without our lock, so memory
+  // stays bounded and appends do not wait for the read.
+  absl::StatusOr<v1::NgsiEvent> event = disk_->Read(sequence);
+  if (!event.ok()) return event.status();
+  auto record = std::make_shared<LogRecord>();
+  record->event = *std::move(event);
+  record->bytes = RecordBytes(record->event, nullptr);
+  out.push_back(std::move(record));
   return absl::OkStatus();
 }
 

@@ -131,7 +131,8 @@ class EventLog {
   // under one lock (a catching-up reader would otherwise take the lock once
   // per event against every intake thread). Nothing when `sequence` is not
   // appended (or not durable) yet; errors as Read(). Records behind the
-  // in-memory window come one at a time from disk.
+  // in-memory window come one at a time from disk. Read() is this with
+  // max 1.
   absl::Status ReadRange(uint64_t sequence, size_t max,
                          std::deque<std::shared_ptr<const LogRecord>>& out) const;
 
