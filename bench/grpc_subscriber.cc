@@ -57,6 +57,20 @@ struct Stream {
   uint64_t events = 0;
   uint64_t untagged = 0;
   grpc::Status status;
+
+  // Counts one event read at `now`; `tag` is null for an untagged one.
+  void Count(const nb::Tag* tag, int64_t now) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (events++ == 0) first_read_ns = now;
+    last_read_ns = now;
+    if (tag != nullptr) {
+      counter.Record(*tag, now);
+    } else {
+      ++untagged;
+    }
+    delivered.store(counter.unique());
+    last_event.store(counter.last_received_ns());
+  }
 };
 
 // The tag from the event: the tag attribute of an entity, else anywhere in a
@@ -118,17 +132,10 @@ void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
     }
     const size_t at = absl::string_view(flat).find(nb::kTagPrefix);
     nb::Tag parsed;
-    std::lock_guard<std::mutex> lock(stream.mu);
-    if (stream.events++ == 0) stream.first_read_ns = now;
-    stream.last_read_ns = now;
-    if (at != std::string::npos &&
-        nb::ParseTag(absl::string_view(flat).substr(at), parsed)) {
-      stream.counter.Record(parsed, now);
-    } else {
-      ++stream.untagged;
-    }
-    stream.delivered.store(stream.counter.unique());
-    stream.last_event.store(stream.counter.last_received_ns());
+    const bool tagged =
+        at != std::string::npos &&
+        nb::ParseTag(absl::string_view(flat).substr(at), parsed);
+    stream.Count(tagged ? &parsed : nullptr, now);
   }
   call->Finish(&stream.status, reinterpret_cast<void*>(5));
   while (cq.Next(&tag, &ok)) {
@@ -214,16 +221,8 @@ int main(int argc, char** argv) {
         const int64_t now = nb::MonoNs();
         absl::string_view text;
         nb::Tag tag;
-        std::lock_guard<std::mutex> lock(stream.mu);
-        if (stream.events++ == 0) stream.first_read_ns = now;
-        stream.last_read_ns = now;
-        if (FindTag(event, attr, text) && nb::ParseTag(text, tag)) {
-          stream.counter.Record(tag, now);
-        } else {
-          ++stream.untagged;
-        }
-        stream.delivered.store(stream.counter.unique());
-        stream.last_event.store(stream.counter.last_received_ns());
+        const bool tagged = FindTag(event, attr, text) && nb::ParseTag(text, tag);
+        stream.Count(tagged ? &tag : nullptr, now);
       }
       stream.status = readers[i]->Finish();
     });

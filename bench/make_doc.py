@@ -219,7 +219,6 @@ def main() -> int:
                             f"{p99 / 1000:.1f} ms.")
     ours_runs = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
                  and "error" not in r]
-    values["RUNS"] = str(len(ours_runs))
     lossy = [r for r in ours_runs if r.get("lost")]
     values["T5_VERDICT"] = (
         f"**Reached**: in all {len(ours_runs)} runs of ours (intake, fixed-rate, "
