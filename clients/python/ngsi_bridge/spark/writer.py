@@ -74,15 +74,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _column(names: Any, wanted: str, default: str, fallback: str) -> str:
+    """``wanted``, or ``fallback`` when ``wanted`` is the default and absent
+    from ``names`` while ``fallback`` is there (event rows name them
+    ``entity_id`` / ``entity_type``)."""
+    if wanted not in names and wanted == default and fallback in names:
+        return fallback
+    return wanted
+
+
 def row_to_entity(row: Any, id_col: str = "id", type_col: str = "type",
                   entity_type: str = "", attrs: Union[Sequence[str], Mapping[str, str], None] = None,
                   skip_nulls: bool = True) -> dict:
     """A Row (or dict) as a normalized NGSI entity dict; see the module docstring."""
     data = row.asDict(recursive=False) if hasattr(row, "asDict") else dict(row)
-    if id_col not in data and id_col == "id" and "entity_id" in data:
-        id_col = "entity_id"
-    if type_col not in data and type_col == "type" and "entity_type" in data:
-        type_col = "entity_type"
+    id_col = _column(data, id_col, "id", "entity_id")
+    type_col = _column(data, type_col, "type", "entity_type")
     if data.get(id_col) is None:
         raise ReplierError(f"row has no {id_col!r} column value (columns: {sorted(data)}): "
                            "select an id column or pass id_col= / to_entity=")
@@ -192,9 +199,7 @@ class ReplierWriter:
         columns = getattr(df, "columns", None)
         if columns is None:
             return df  # not a DataFrame: the caller's own partitions
-        id_col = self.id_col
-        if id_col not in columns and id_col == "id" and "entity_id" in columns:
-            id_col = "entity_id"
+        id_col = _column(columns, self.id_col, "id", "entity_id")
         if id_col not in columns:
             return df  # a custom to_entity names the entity some other way
         df = df.repartition(id_col)
