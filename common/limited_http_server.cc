@@ -1,17 +1,10 @@
 #include "common/limited_http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "common/log.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::common {
@@ -39,42 +32,6 @@ struct HttplibPrivates {
 };
 template struct HttplibPrivates<&httplib::Server::process_and_close_socket,
                                 &httplib::Server::svr_sock_>;
-
-// The source of a connection as text; IPv4-mapped IPv6 as plain IPv4.
-std::string PeerAddress(int sock) {
-  sockaddr_storage peer{};
-  socklen_t length = sizeof(peer);
-  if (getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
-    return "unknown";
-  }
-  char text[INET6_ADDRSTRLEN] = "";
-  if (peer.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
-  } else if (peer.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
-      inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], text, sizeof(text));
-    } else {
-      inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
-    }
-  }
-  return text[0] == '\0' ? "unknown" : text;
-}
-
-const std::string& Canned503() {
-  static const std::string* response = [] {
-    const std::string body =
-        "{\"error\":\"ServiceUnavailable\",\"description\":\"too many "
-        "connections; retry later\"}";
-    return new std::string(absl::StrCat(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-        "application/json\r\nContent-Length: ",
-        body.size(), "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
-        body));
-  }();
-  return *response;
-}
 
 }  // namespace
 
@@ -111,23 +68,8 @@ LimitedHttpServer::LimitedHttpServer(httplib::Server* server,
                                      const Options& options,
                                      MetricsRegistry* metrics)
     : server_(server),
-      options_(options),
-      limiter_(options.limits),
-      acceptor_(std::make_unique<Acceptor>(this)) {
-  if (metrics != nullptr) {
-    const std::string refused =
-        absl::StrCat(options_.metric_prefix, "_connections_refused_total");
-    const char* help =
-        "Connections closed at once for passing a connection cap, by cap.";
-    refused_source_ =
-        &metrics->GetCounter(refused, help, {{"reason", "source"}});
-    refused_total_ =
-        &metrics->GetCounter(refused, help, {{"reason", "total"}});
-    open_ = &metrics->GetGauge(
-        absl::StrCat(options_.metric_prefix, "_connections_open"),
-        "Connections open (admitted, not yet closed).");
-  }
-}
+      gate_(options, metrics),
+      acceptor_(std::make_unique<Acceptor>(this)) {}
 
 LimitedHttpServer::~LimitedHttpServer() { Shutdown(); }
 
@@ -157,70 +99,15 @@ void LimitedHttpServer::Shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-uint64_t LimitedHttpServer::refused_count() const {
-  absl::MutexLock lock(&mu_);
-  return refused_;
-}
-
 void LimitedHttpServer::Dispatch(int sock) {
-  std::string source = PeerAddress(sock);
-  const ConnectionLimiter::Verdict verdict = limiter_.Acquire(source);
-  if (verdict != ConnectionLimiter::Verdict::kAdmitted) {
-    Refuse(sock, verdict, source);
-    return;
-  }
-  if (open_ != nullptr) open_->Add(1);
+  std::string source;
+  if (!gate_.Admit(sock, source)) return;
   // Blocks while every worker is busy (ElasticThreadPool at its bound), so
   // further connections wait in the listen backlog.
   workers_->enqueue([this, sock, source = std::move(source)] {
     ((*server_).*ProcessAndCloseSocket())(sock);
-    limiter_.Release(source);
-    if (open_ != nullptr) open_->Add(-1);
+    gate_.Release(source);
   });
-}
-
-void LimitedHttpServer::Refuse(int sock, ConnectionLimiter::Verdict verdict,
-                               const std::string& source) {
-  const bool per_source =
-      verdict == ConnectionLimiter::Verdict::kOverSourceLimit;
-  // Counted before the close, so whoever sees the close sees the count.
-  Counter* counter = per_source ? refused_source_ : refused_total_;
-  if (counter != nullptr) counter->Increment();
-  uint64_t unlogged = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    ++refused_;
-    ++refused_unlogged_;
-    const absl::Time now = absl::Now();
-    if (now >= next_log_) {
-      next_log_ = now + options_.log_interval;
-      unlogged = refused_unlogged_;
-      refused_unlogged_ = 0;
-    }
-  }
-  if (options_.answer_503) {
-    // The socket buffer of a new connection is empty: this never blocks
-    // and almost always writes it all. What the client already sent is read
-    // and dropped so that close() sends a FIN, not a reset that could
-    // discard the answer.
-    const std::string& answer = Canned503();
-    [[maybe_unused]] ssize_t sent =
-        send(sock, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    shutdown(sock, SHUT_WR);
-    char scratch[4096];
-    for (int i = 0; i < 16; ++i) {
-      if (recv(sock, scratch, sizeof(scratch), MSG_DONTWAIT) <= 0) break;
-    }
-  }
-  close(sock);
-  if (unlogged == 0) return;  // logged less than log_interval ago
-  LogWarning("connections refused over a cap",
-             {{"listener", options_.metric_prefix},
-              {"refused", static_cast<int64_t>(unlogged)},
-              {"last_source", source},
-              {"last_reason", std::string(per_source ? "source" : "total")},
-              {"max_per_source", int64_t{options_.limits.max_per_source}},
-              {"max_total", int64_t{options_.limits.max_total}}});
 }
 
 }  // namespace ngsi_bridge::common

@@ -5,11 +5,8 @@
 #include <string>
 #include <thread>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
-#include "common/connection_limiter.h"
+#include "common/connection_gate.h"
 #include "common/http_server_setup.h"
 #include "common/metrics.h"
 
@@ -21,26 +18,17 @@ class TaskQueue;
 namespace ngsi_bridge::common {
 
 // Listens and accepts for an httplib::Server (plain or HTTPS, its routes and
-// settings already made) and refuses connections over a ConnectionLimiter's
-// caps (per source address, total) before a worker, a TLS handshake or a
-// read is spent on them: a refused connection gets, on plain HTTP, a canned
-// 503 with Retry-After written without blocking, and is closed. Refusals are
-// counted in `<metric_prefix>_connections_refused_total{reason=source|
-// total}` and logged at most once per `log_interval` (with the count since
-// the last line), never once per connection. Admitted connections are
-// handed to the worker pool of HttpServerTuning and served by `server`.
+// settings already made) through a ConnectionGate, which refuses connections
+// over its caps before a worker, a TLS handshake or a read is spent on them.
+// Admitted connections are handed to the worker pool of HttpServerTuning
+// and served by `server`.
 //
 // httplib 0.11 has no accept hook; see the .cc for how the connection's
 // socket is reached. Owned by the server that owns `server`; `server` and
 // `metrics` (null: no metrics) must outlive it. Thread-safe after Start().
 class LimitedHttpServer {
  public:
-  struct Options {
-    ConnectionLimiter::Options limits;  // 0 = no cap
-    bool answer_503 = true;  // false for TLS: a refusal is then a close
-    std::string metric_prefix = "http";
-    absl::Duration log_interval = absl::Seconds(10);
-  };
+  using Options = ConnectionGate::Options;
 
   LimitedHttpServer(httplib::Server* server, const Options& options,
                     MetricsRegistry* metrics);
@@ -54,8 +42,8 @@ class LimitedHttpServer {
   // Stops accepting, lets connections in flight finish, joins. Idempotent.
   void Shutdown();
 
-  uint64_t refused_count() const;
-  const ConnectionLimiter& limiter() const { return limiter_; }
+  uint64_t refused_count() const { return gate_.refused_count(); }
+  const ConnectionLimiter& limiter() const { return gate_.limiter(); }
 
  private:
   class Acceptor;
@@ -63,23 +51,12 @@ class LimitedHttpServer {
 
   // On the accept thread: admits `sock` to a worker or refuses it.
   void Dispatch(int sock);
-  void Refuse(int sock, ConnectionLimiter::Verdict verdict,
-              const std::string& source);
 
   httplib::Server* const server_;
-  const Options options_;
-  ConnectionLimiter limiter_;
-  Counter* refused_source_ = nullptr;
-  Counter* refused_total_ = nullptr;
-  Gauge* open_ = nullptr;
+  ConnectionGate gate_;
   std::unique_ptr<Acceptor> acceptor_;
   httplib::TaskQueue* workers_ = nullptr;  // owned by the InlineQueue
   std::thread thread_;
-
-  mutable absl::Mutex mu_;
-  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t refused_unlogged_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time next_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace ngsi_bridge::common

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/event_loop_http_server.h"
 #include "httplib.h"
 
 namespace ngsi_bridge::receiver {
@@ -18,22 +19,57 @@ bool IsPseudoHeader(const std::string& name) {
          name == "LOCAL_ADDR" || name == "LOCAL_PORT";
 }
 
+bool IsNotifyMethod(absl::string_view method) {
+  return method == "POST" || method == "PUT" || method == "PATCH" ||
+         method == "DELETE";
+}
+
+// The raw target, not a decoded path: custom notifications carry data in
+// the query string, kept exactly as sent.
+void SplitTarget(const std::string& target, NotificationRequest& request) {
+  const size_t question = target.find('?');
+  request.path = target.substr(0, question);
+  if (question != std::string::npos) request.query = target.substr(question + 1);
+}
+
 NotificationRequest ToNotification(const httplib::Request& req) {
   NotificationRequest request;
   request.method = req.method;
-  // The raw target, not httplib's decoded path: custom notifications carry
-  // data in the query string, kept exactly as sent.
-  const size_t question = req.target.find('?');
-  request.path = req.target.substr(0, question);
-  if (question != std::string::npos) {
-    request.query = req.target.substr(question + 1);
-  }
+  SplitTarget(req.target, request);
   request.headers.reserve(req.headers.size());
   for (const auto& [name, value] : req.headers) {
     if (!IsPseudoHeader(name)) request.headers.emplace_back(name, value);
   }
   request.body = req.body;
   return request;
+}
+
+NotificationRequest ToNotification(common::HttpRequest& req) {
+  NotificationRequest request;
+  request.method = std::move(req.method);
+  SplitTarget(req.target, request);
+  request.headers = std::move(req.headers);
+  request.body = std::move(req.body);
+  return request;
+}
+
+HttpAnswer MethodNotAllowed(absl::string_view method) {
+  HttpAnswer answer = ErrorAnswer(
+      405, "MethodNotAllowed",
+      absl::StrCat("method ", method, " not allowed; use ", kAllow));
+  answer.headers.emplace_back("Allow", kAllow);
+  return answer;
+}
+
+HttpAnswer NotFound(absl::string_view path) {
+  return ErrorAnswer(404, "NotFound",
+                     absl::StrCat("no notification endpoint at ", path));
+}
+
+HttpAnswer TooLarge(size_t max_body) {
+  return ErrorAnswer(413, "RequestEntityTooLarge",
+                     absl::StrCat("body larger than the limit of ", max_body,
+                                  " bytes (--max_body_bytes)"));
 }
 
 void Write(const HttpAnswer& answer, httplib::Response& res) {
@@ -65,7 +101,71 @@ IntakeServer::IntakeServer(const Options& options,
 
 IntakeServer::~IntakeServer() { Shutdown(); }
 
+HttpAnswer IntakeServer::Notify(absl::string_view remote_addr,
+                                NotificationRequest request) {
+  if (guard_ != nullptr) {
+    if (std::optional<HttpAnswer> denied = guard_->Admit(remote_addr, request)) {
+      handler_->CountRejected(denied->status);
+      return *std::move(denied);
+    }
+  }
+  return handler_->Handle(std::move(request));
+}
+
+HttpAnswer IntakeServer::Route(common::HttpRequest& req) {
+  if (!IsNotifyMethod(req.method)) {
+    handler_->CountRejected(405);
+    return MethodNotAllowed(req.method);
+  }
+  const std::string remote_addr = std::move(req.remote_addr);
+  NotificationRequest request = ToNotification(req);
+  if (!options_.path.empty() && request.path != options_.path) {
+    return NotFound(request.path);
+  }
+  return Notify(remote_addr, std::move(request));
+}
+
+HttpAnswer IntakeServer::RouteError(int status, absl::string_view description) {
+  switch (status) {
+    case 413:
+      handler_->CountRejected(413);
+      return TooLarge(options_.max_body_bytes);
+    case 408:
+      return ErrorAnswer(408, "RequestTimeout", description);
+    case 431:
+      return ErrorAnswer(431, "RequestHeaderFieldsTooLarge", description);
+    case 501:
+      return ErrorAnswer(501, "NotImplemented", description);
+    case 505:
+      return ErrorAnswer(505, "HTTPVersionNotSupported", description);
+    default:
+      return ErrorAnswer(status, "BadRequest", description);
+  }
+}
+
+absl::Status IntakeServer::StartEventLoop() {
+  common::EventLoopHttpServer::Options options;
+  options.loops = options_.loops;
+  options.limits.max_body_bytes = options_.max_body_bytes;
+  options.tuning = options_.tuning;
+  options.gate.limits = options_.connection_limits;
+  options.gate.metric_prefix = "ngsi_receiver_http";
+  event_loop_ = std::make_unique<common::EventLoopHttpServer>(
+      options, [this](common::HttpRequest& req) { return Route(req); },
+      [this](int status, absl::string_view description) {
+        return RouteError(status, description);
+      },
+      metrics_);
+  auto bound = event_loop_->Start(options_.host, options_.port);
+  if (!bound.ok()) return bound.status();
+  port_ = *bound;
+  return absl::OkStatus();
+}
+
 absl::Status IntakeServer::Start() {
+  if (tls_ == nullptr && options_.engine == Engine::kEventLoop) {
+    return StartEventLoop();
+  }
   if (tls_ != nullptr) {
     auto https = common::MakeHttpsServer(tls_);
     if (!https.ok()) return https.status();
@@ -75,16 +175,8 @@ absl::Status IntakeServer::Start() {
   http.set_payload_max_length(options_.max_body_bytes);
   const std::string pattern = PathPattern(options_.path);
   auto notify = [this](const httplib::Request& req, httplib::Response& res) {
-    NotificationRequest request = ToNotification(req);
-    if (guard_ != nullptr) {
-      if (std::optional<HttpAnswer> denied = guard_->Admit(
-              req.get_header_value("REMOTE_ADDR"), request)) {
-        handler_->CountRejected(denied->status);
-        Write(*denied, res);
-        return;
-      }
-    }
-    Write(handler_->Handle(std::move(request)), res);
+    Write(Notify(req.get_header_value("REMOTE_ADDR"), ToNotification(req)),
+          res);
   };
   http.Post(pattern, notify);
   http.Put(pattern, notify);
@@ -93,11 +185,7 @@ absl::Status IntakeServer::Start() {
   auto not_allowed = [this](const httplib::Request& req,
                             httplib::Response& res) {
     handler_->CountRejected(405);
-    HttpAnswer answer = ErrorAnswer(
-        405, "MethodNotAllowed",
-        absl::StrCat("method ", req.method, " not allowed; use ", kAllow));
-    answer.headers.emplace_back("Allow", kAllow);
-    Write(answer, res);
+    Write(MethodNotAllowed(req.method), res);
   };
   http.Get(".*", not_allowed);  // HEAD too
   http.Options(".*", not_allowed);
@@ -112,22 +200,12 @@ absl::Status IntakeServer::Start() {
         HttpAnswer answer;
         if (res.status == 413) {
           handler_->CountRejected(413);
-          answer = ErrorAnswer(
-              413, "RequestEntityTooLarge",
-              absl::StrCat("body larger than the limit of ", max_body,
-                           " bytes (--max_body_bytes)"));
+          answer = TooLarge(max_body);
         } else if (res.status == 404) {
-          answer = ErrorAnswer(404, "NotFound",
-                               absl::StrCat("no notification endpoint at ",
-                                            req.path));
-        } else if (res.status == 400 && req.method != "POST" &&
-                   req.method != "PUT" && req.method != "PATCH" &&
-                   req.method != "DELETE") {
+          answer = NotFound(req.path);
+        } else if (res.status == 400 && !IsNotifyMethod(req.method)) {
           handler_->CountRejected(405);
-          answer = ErrorAnswer(
-              405, "MethodNotAllowed",
-              absl::StrCat("method ", req.method, " not allowed; use ", kAllow));
-          answer.headers.emplace_back("Allow", kAllow);
+          answer = MethodNotAllowed(req.method);
         } else {
           answer = ErrorAnswer(res.status, "BadRequest",
                                absl::StrCat("HTTP error ", res.status));
@@ -152,6 +230,7 @@ absl::Status IntakeServer::Start() {
 
 void IntakeServer::Shutdown() {
   if (front_ != nullptr) front_->Shutdown();
+  if (event_loop_ != nullptr) event_loop_->Shutdown();
 }
 
 }  // namespace ngsi_bridge::receiver

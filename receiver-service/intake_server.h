@@ -6,6 +6,8 @@
 
 #include "absl/status/status.h"
 #include "common/connection_limiter.h"
+#include "common/event_loop_http_server.h"
+#include "common/http_message.h"
 #include "common/http_server_setup.h"
 #include "common/https_server.h"
 #include "common/limited_http_server.h"
@@ -23,15 +25,20 @@ namespace ngsi_bridge::receiver {
 // path when empty, since subscriptions carry their own path and query) go to
 // the NotificationHandler; other methods get 405, bodies over
 // `max_body_bytes` 413, always with a JSON body and Content-Length.
-// cpp-httplib with the run-time tuning of common::BindHttpServer, behind a
-// common::LimitedHttpServer that refuses connections over
-// `connection_limits` (per source address, total; counted in
-// ngsi_receiver_http_connections_refused_total). Owned by ReceiverServer;
+// Connections over `connection_limits` (per source address, total) are
+// refused at once (counted in ngsi_receiver_http_connections_refused_total).
+// Two engines: common::EventLoopHttpServer (plain HTTP; notifications parsed
+// on its loop threads) and cpp-httplib with the run-time tuning of
+// common::BindHttpServer behind a common::LimitedHttpServer (a thread per
+// connection; always used for HTTPS). Owned by ReceiverServer;
 // `handler` and `metrics` (may be null) must outlive it. Thread-safe after
 // Start().
 class IntakeServer {
  public:
+  enum class Engine { kEventLoop, kHttplib };
   struct Options {
+    Engine engine = Engine::kEventLoop;  // HTTPS always uses kHttplib
+    int loops = 0;  // kEventLoop's loop threads; 0 = one per core
     std::string host = "0.0.0.0";
     int port = 8061;
     std::string path;  // "" = any
@@ -61,6 +68,13 @@ class IntakeServer {
   void Shutdown();
 
  private:
+  // The answer to a request that reached a notification route.
+  HttpAnswer Notify(absl::string_view remote_addr, NotificationRequest request);
+  // kEventLoop's handler and error handler.
+  HttpAnswer Route(common::HttpRequest& req);
+  HttpAnswer RouteError(int status, absl::string_view description);
+  absl::Status StartEventLoop();
+
   const Options options_;
   NotificationHandler* const handler_;
   common::MetricsRegistry* const metrics_;
@@ -68,6 +82,7 @@ class IntakeServer {
   const NotifyGuard* guard_ = nullptr;
   std::unique_ptr<httplib::Server> http_;
   std::unique_ptr<common::LimitedHttpServer> front_;
+  std::unique_ptr<common::EventLoopHttpServer> event_loop_;
   int port_ = 0;
 };
 

@@ -40,9 +40,19 @@ ABSL_FLAG(int32_t, max_json_depth, 64,
           "Deepest JSON nesting accepted in a notification; deeper gets 400.");
 ABSL_FLAG(int64_t, max_entities, 10000,
           "Most entities accepted in one notification; more gets 400.");
+ABSL_FLAG(std::string, http_engine, "auto",
+          "How the notification port serves HTTP: event-loop (a few epoll "
+          "threads serve every connection; plain HTTP), httplib (a thread "
+          "per connection; always used for HTTPS), or auto: event-loop "
+          "unless --http_tls is set or the durable log waits for fsync "
+          "(--data_dir with --fsync=always|group), whose appends would stall "
+          "a loop.");
+ABSL_FLAG(int32_t, http_loops, 0,
+          "Event-loop threads of --http_engine=event-loop (0: one per CPU "
+          "core). Notifications are parsed on them.");
 ABSL_FLAG(int32_t, http_threads, 16,
-          "Worker threads answering notifications (each keep-alive "
-          "connection holds one while open).");
+          "Worker threads answering notifications with --http_engine=httplib "
+          "(each keep-alive connection holds one while open).");
 ABSL_FLAG(int64_t, http_keep_alive_max, 1000000,
           "Requests served on one keep-alive connection before closing it.");
 ABSL_FLAG(int32_t, http_backlog, 4096,
@@ -183,6 +193,8 @@ int main(int argc, char** argv) {
   config.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   config.max_json_depth = absl::GetFlag(FLAGS_max_json_depth);
   config.max_entities = absl::GetFlag(FLAGS_max_entities);
+  config.http_engine = absl::GetFlag(FLAGS_http_engine);
+  config.http_loops = absl::GetFlag(FLAGS_http_loops);
   config.http_threads = absl::GetFlag(FLAGS_http_threads);
   config.http_keep_alive_max = absl::GetFlag(FLAGS_http_keep_alive_max);
   config.http_backlog = absl::GetFlag(FLAGS_http_backlog);

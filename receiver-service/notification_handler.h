@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_message.h"
 #include "common/metrics.h"
 #include "receiver-service/event_hub.h"
 #include "receiver-service/event_log.h"
@@ -14,12 +15,7 @@
 namespace ngsi_bridge::receiver {
 
 // What the intake answers to one notification.
-struct HttpAnswer {
-  int status = 204;
-  std::string content_type;  // "" for no body
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-};
+using HttpAnswer = common::HttpResponse;
 
 // The JSON error answer: {"error":<error>,"description":<description>}.
 HttpAnswer ErrorAnswer(int status, absl::string_view error,

@@ -89,6 +89,16 @@ absl::Status ReceiverConfig::Validate() const {
         "--log_disk_max_bytes and --log_max_age_seconds must be >= 0 "
         "(0 = unbounded)");
   }
+  if (http_engine != "auto" && http_engine != "event-loop" &&
+      http_engine != "httplib") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_engine must be auto, event-loop or httplib; got '",
+        http_engine, "'"));
+  }
+  if (http_loops < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--http_loops must be >= 0 (0: one per core); got ", http_loops));
+  }
   if (parse_concurrency < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--parse_concurrency must be >= 0 (0: one per core); got ",
@@ -106,6 +116,12 @@ absl::Status ReceiverConfig::Validate() const {
                      reconcile_interval_seconds));
   }
   return absl::OkStatus();
+}
+
+bool ReceiverConfig::UsesEventLoop() const {
+  if (http_engine != "auto") return http_engine == "event-loop";
+  const bool waits_for_disk = !data_dir.empty() && fsync != "none";
+  return !security.http_tls && !waits_for_disk;
 }
 
 }  // namespace ngsi_bridge::receiver

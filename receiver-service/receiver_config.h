@@ -31,7 +31,9 @@ struct ReceiverConfig {
   int64_t max_body_bytes = int64_t{8} << 20;  // Orion sends up to 8 MiB
   int max_json_depth = 64;
   int64_t max_entities = 10000;  // per notification
-  int http_threads = 16;
+  std::string http_engine = "auto";  // auto | event-loop | httplib
+  int http_loops = 0;                // event-loop threads; 0 = cores
+  int http_threads = 16;             // httplib workers
   int64_t http_keep_alive_max = 1000000;  // requests per connection
   int http_backlog = 4096;
   int http_worker_nice = 10;  // see HttpServerTuning::worker_nice
@@ -69,6 +71,9 @@ struct ReceiverConfig {
 
   // kInvalidArgument naming the field and value when something is off.
   absl::Status Validate() const;
+  // Whether the notification port runs the event-loop engine: asked for,
+  // or "auto" without TLS and without a log that waits for fsync.
+  bool UsesEventLoop() const;
 };
 
 // Parses "PORT:FORMAT" (a --line_listener value).

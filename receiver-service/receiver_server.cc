@@ -59,6 +59,10 @@ ReceiverServer::ReceiverServer(const ReceiverConfig& config)
   line_ = std::make_unique<LineServer>(line_options, hub_.get(), &metrics_);
 
   IntakeServer::Options intake_options;
+  intake_options.engine = config.UsesEventLoop()
+                              ? IntakeServer::Engine::kEventLoop
+                              : IntakeServer::Engine::kHttplib;
+  intake_options.loops = config.http_loops;
   intake_options.host = config.host;
   intake_options.port = config.http_port;
   intake_options.path = config.http_path;

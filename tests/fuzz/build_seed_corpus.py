@@ -2,7 +2,8 @@
 """Builds the fuzz seed corpora from ../shared/orion-fixtures: every recorded
 notification (headers + body, in the fuzz input format of fuzz_input.h) for
 the notification parser and the request builder, every recorded broker answer
-(status + body) for the response parsers. Usage: build_seed_corpus.py OUT_DIR
+(status + body) for the response parsers, and a few raw requests for the
+HTTP request parser. Usage: build_seed_corpus.py OUT_DIR
 (writes OUT_DIR/<target>/<fixture>)."""
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("NGSI_BRIDGE_SHARED", ROOT.parent / "shared"))
 SKIPPED = {"host", "content-length"}
+# fuzz_http_request_parser: the first byte picks the read size (byte % 64 + 1)
+# of the piecewise parse, the rest is the connection's bytes.
+HTTP_POST = (b"POST /v2/notify?subscriptionId=s1 HTTP/1.1\r\nHost: bridge\r\n"
+             b"Content-Type: application/json\r\nContent-Length: 11\r\n\r\n"
+             b'{"data":[]}')
+HTTP_CHUNKED = (b"POST /v2/notify HTTP/1.1\r\nHost: bridge\r\n"
+                b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+                b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: t\r\n\r\n")
+HTTP_SEEDS = {
+    "post": b"\x00" + HTTP_POST,
+    "chunked_post": b"\x02" + HTTP_CHUNKED,
+    "pipelined": b"\x06" + HTTP_POST
+    + b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+}
 
 
 def body_bytes(body) -> bytes:
@@ -32,7 +47,8 @@ def with_headers(headers: dict, body: bytes) -> bytes:
 def main(out: Path) -> int:
     fixtures = SHARED / "orion-fixtures"
     targets = {name: out / name for name in
-               ("fuzz_notification_parser", "fuzz_entity_renderer", "fuzz_result_parser")}
+               ("fuzz_notification_parser", "fuzz_entity_renderer", "fuzz_result_parser",
+                "fuzz_http_request_parser")}
     for folder in targets.values():
         folder.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -50,7 +66,9 @@ def main(out: Path) -> int:
         seed = with_headers({"Status": status}, body_bytes(response.get("body")))
         (targets["fuzz_result_parser"] / path.stem).write_bytes(seed)
         count += 1
-    print(f"{count} seeds from {fixtures}")
+    for name, seed in HTTP_SEEDS.items():
+        (targets["fuzz_http_request_parser"] / name).write_bytes(seed)
+    print(f"{count} seeds from {fixtures} and {len(HTTP_SEEDS)} HTTP requests")
     return 0
 
 
