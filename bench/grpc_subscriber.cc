@@ -36,6 +36,9 @@ ABSL_FLAG(bool, decode, false,
 ABSL_FLAG(bool, from_earliest, false,
           "Start from the earliest retained event (replay/catch-up speed: "
           "read_per_s) instead of after the latest.");
+ABSL_FLAG(bool, batches, false,
+          "Read through EventStream.SubscribeBatches (several events per "
+          "message) instead of Subscribe.");
 ABSL_FLAG(int32_t, idle_ms, 3000, "Stop this long after the last event.");
 ABSL_FLAG(double, max_s, 120, "Hard stop.");
 
@@ -92,13 +95,47 @@ bool FindTag(const v1::NgsiEvent& event, const std::string& attr,
   return true;
 }
 
-// Reads one stream through the generic API: the event stays serialized and
-// the tag is found in its bytes (the first one: a custom body may repeat it).
+// Counts the serialized event `bytes` read at `now`, by the first tag in its
+// bytes (a custom body may repeat it).
+void CountSerialized(absl::string_view bytes, int64_t now, Stream& stream) {
+  const size_t at = bytes.find(nb::kTagPrefix);
+  nb::Tag parsed;
+  const bool tagged = at != absl::string_view::npos &&
+                      nb::ParseTag(bytes.substr(at), parsed);
+  stream.Count(tagged ? &parsed : nullptr, now);
+}
+
+// Splits a serialized NgsiEventBatch into its serialized events (field 1,
+// length-delimited, the only field); false when it is not one.
+bool SplitBatch(absl::string_view batch,
+                std::vector<absl::string_view>& events) {
+  events.clear();
+  while (!batch.empty()) {
+    if (batch[0] != 0x0A) return false;
+    uint64_t length = 0;
+    size_t i = 1;
+    for (int shift = 0; i < batch.size() && shift < 64; shift += 7) {
+      const uint8_t byte = static_cast<uint8_t>(batch[i++]);
+      length |= uint64_t{byte & 0x7Fu} << shift;
+      if ((byte & 0x80) == 0) break;
+    }
+    if (length > batch.size() - i) return false;
+    events.push_back(batch.substr(i, length));
+    batch.remove_prefix(i + length);
+  }
+  return true;
+}
+
+// Reads one stream through the generic API: the events stay serialized and
+// each one's tag is found in its bytes.
 void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
-             Stream& stream, std::atomic<int>& started) {
+             bool batches, Stream& stream, std::atomic<int>& started) {
   grpc::CompletionQueue cq;
-  auto call = stub.PrepareCall(&stream.context,
-                               "/ngsi_bridge.v1.EventStream/Subscribe", &cq);
+  auto call = stub.PrepareCall(
+      &stream.context,
+      batches ? "/ngsi_bridge.v1.EventStream/SubscribeBatches"
+              : "/ngsi_bridge.v1.EventStream/Subscribe",
+      &cq);
   void* tag;
   bool ok = false;
   auto step = [&](int id) {
@@ -120,6 +157,7 @@ void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
   ++started;
   grpc::ByteBuffer in;
   std::string flat;
+  std::vector<absl::string_view> events;
   while (alive) {
     call->Read(&in, reinterpret_cast<void*>(4));
     if (!step(4)) break;
@@ -130,12 +168,15 @@ void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
     for (const grpc::Slice& s : slices) {
       flat.append(reinterpret_cast<const char*>(s.begin()), s.size());
     }
-    const size_t at = absl::string_view(flat).find(nb::kTagPrefix);
-    nb::Tag parsed;
-    const bool tagged =
-        at != std::string::npos &&
-        nb::ParseTag(absl::string_view(flat).substr(at), parsed);
-    stream.Count(tagged ? &parsed : nullptr, now);
+    if (!batches) {
+      CountSerialized(flat, now, stream);
+      continue;
+    }
+    if (!SplitBatch(flat, events)) {
+      std::fprintf(stderr, "nb_grpc_sub: a message is not an NgsiEventBatch\n");
+      break;
+    }
+    for (absl::string_view event : events) CountSerialized(event, now, stream);
   }
   call->Finish(&stream.status, reinterpret_cast<void*>(5));
   while (cq.Next(&tag, &ok)) {
@@ -155,6 +196,11 @@ int main(int argc, char** argv) {
   const uint32_t run = static_cast<uint32_t>(absl::GetFlag(FLAGS_run_id));
   const std::string attr = absl::GetFlag(FLAGS_tag_attr);
   const bool stall = absl::GetFlag(FLAGS_stall);
+  const bool batches = absl::GetFlag(FLAGS_batches);
+  if (batches && absl::GetFlag(FLAGS_decode)) {
+    std::fprintf(stderr, "nb_grpc_sub: --batches reads raw; drop --decode\n");
+    return 2;
+  }
 
   std::vector<std::unique_ptr<Stream>> streams;
   for (int i = 0; i < count; ++i) {
@@ -198,7 +244,7 @@ int main(int argc, char** argv) {
   for (int i = 0; decode ? false : i < count; ++i) {
     generic.push_back(std::make_unique<grpc::GenericStub>(streams[i]->channel));
     threads.emplace_back([&, i] {
-      ReadRaw(*generic[i], request, *streams[i], started);
+      ReadRaw(*generic[i], request, batches, *streams[i], started);
     });
   }
   for (int waited = 0; !decode && started.load() < count && waited < 1000;

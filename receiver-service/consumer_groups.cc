@@ -200,7 +200,8 @@ void ConsumerGroups::RebalanceLocked(
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
-    std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease) {
+    std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease,
+    size_t max_batch_events) {
   if (request.member().empty()) {
     return new EndedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "a group subscription needs a member "
@@ -267,6 +268,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
         }
         const uint64_t session = next_session_++;
         SubscribeOptions options = options_.subscribe;
+        options.max_batch_events = max_batch_events;
         options.on_done = [this, group_name = request.group(),
                            member = request.member(), session] {
           SessionEnded(group_name, member, session);

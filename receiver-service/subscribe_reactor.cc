@@ -16,6 +16,11 @@ namespace {
 constexpr char kVersion[] = "0.1.0";
 // Records a catching-up stream takes from the log per lock.
 constexpr size_t kReadAheadEvents = 256;
+// A SubscribeBatches message stops growing past this many bytes (gRPC
+// clients refuse messages over 4 MiB by default).
+constexpr size_t kMaxBatchBytes = size_t{1} << 20;
+// SubscribeBatches' events per message when the request names none.
+constexpr size_t kDefaultBatchEvents = 256;
 
 // "/madrid" matches "/madrid" and "/madrid/centro", not "/madridejos":
 // service paths are hierarchies of segments.
@@ -38,24 +43,36 @@ void ReleaseRecord(void* record) {
   delete static_cast<std::shared_ptr<const LogRecord>*>(record);
 }
 
-// The record's shared wire bytes as a one-slice buffer, without a copy: the
-// slice holds a reference to the record until gRPC is done with it.
-grpc::ByteBuffer SharedWire(const std::shared_ptr<const LogRecord>& record) {
+// The record's shared wire bytes as a slice, without a copy: the slice
+// holds a reference to the record until gRPC is done with it.
+grpc::Slice SharedWire(const std::shared_ptr<const LogRecord>& record) {
   const std::string& wire = record->wire();
-  grpc::Slice slice(const_cast<char*>(wire.data()), wire.size(),
-                    &ReleaseRecord,
-                    new std::shared_ptr<const LogRecord>(record));
-  return grpc::ByteBuffer(&slice, 1);
+  return grpc::Slice(const_cast<char*>(wire.data()), wire.size(),
+                     &ReleaseRecord,
+                     new std::shared_ptr<const LogRecord>(record));
 }
 
 void DeleteString(void* bytes) { delete static_cast<std::string*>(bytes); }
 
 // A filtered or projected event: its own serialization, handed over to the
 // slice without a copy.
-grpc::ByteBuffer Serialized(const v1::NgsiEvent& event) {
+grpc::Slice Serialized(const v1::NgsiEvent& event) {
   auto* bytes = new std::string(event.SerializeAsString());
-  grpc::Slice slice(bytes->data(), bytes->size(), &DeleteString, bytes);
-  return grpc::ByteBuffer(&slice, 1);
+  return grpc::Slice(bytes->data(), bytes->size(), &DeleteString, bytes);
+}
+
+// What precedes an event of `size` bytes in a serialized NgsiEventBatch:
+// the key of `events` (field 1, length-delimited) and the length.
+grpc::Slice BatchFieldPrefix(size_t size) {
+  char prefix[11];
+  size_t length = 0;
+  prefix[length++] = 0x0A;
+  do {
+    const uint8_t low = size & 0x7F;
+    size >>= 7;
+    prefix[length++] = static_cast<char>(size != 0 ? low | 0x80 : low);
+  } while (size != 0);
+  return grpc::Slice(prefix, length);  // small: stored inline, no allocation
 }
 
 }  // namespace
@@ -201,6 +218,13 @@ void SubscribeReactor::Offer(const std::shared_ptr<const LogRecord>& record) {
 }
 
 void SubscribeReactor::Pump() {
+  // One message: the next matching record, or for SubscribeBatches every
+  // one ready (up to the batch bounds). Whenever the walk would stop while
+  // a batch holds records, it sends them first and the next Pump() meets
+  // the same stop again.
+  size_t batch_events = 0;
+  size_t batch_bytes = 0;
+  const size_t max_events = std::max<size_t>(1, options_.max_batch_events);
   for (;;) {
     std::shared_ptr<const LogRecord> record;
     uint64_t want = 0;
@@ -212,6 +236,7 @@ void SubscribeReactor::Pump() {
       }
       want = next_sequence_;
       if (end_sequence_ != 0 && want > end_sequence_) {
+        if (batch_events > 0) break;
         FinishLocked(grpc::Status::OK);
         pumping_ = false;
         return;
@@ -244,6 +269,7 @@ void SubscribeReactor::Pump() {
           read.ok() ? 0 : log_->stats().earliest_sequence;
       absl::MutexLock lock(&mu_);
       if (!read.ok()) {
+        if (batch_events > 0) break;
         context_->AddTrailingMetadata("ngsi-earliest-sequence",
                                       std::to_string(earliest));
         FinishLocked(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
@@ -257,6 +283,7 @@ void SubscribeReactor::Pump() {
         // Not appended yet. Anything queued meanwhile is re-examined; else
         // the next Offer() takes the token.
         if (queue_.empty()) {
+          if (batch_events > 0) break;
           pumping_ = false;
           return;
         }
@@ -268,23 +295,32 @@ void SubscribeReactor::Pump() {
 
     const v1::NgsiEvent* message = matcher_->Apply(record->event, projected_);
     // Built before our lock: serializing is the expensive part, and only
-    // the token holder touches write_buffer_.
-    if (message == &record->event) {
-      write_buffer_ = SharedWire(record);
-    } else if (message != nullptr) {
-      write_buffer_ = Serialized(*message);
+    // the token holder touches slices_.
+    if (message != nullptr) {
+      grpc::Slice event = message == &record->event ? SharedWire(record)
+                                                    : Serialized(*message);
+      if (options_.max_batch_events > 0) {
+        slices_.push_back(BatchFieldPrefix(event.size()));
+      }
+      batch_bytes += event.size();
+      slices_.push_back(std::move(event));
+      ++batch_events;
     }
-    absl::MutexLock lock(&mu_);
-    next_sequence_ = want + 1;
-    if (message == nullptr) continue;
-    if (finished_) {
-      pumping_ = false;
-      return;
+    {
+      absl::MutexLock lock(&mu_);
+      next_sequence_ = want + 1;
     }
-    in_flight_ = std::move(record);
-    StartWrite(&write_buffer_);
-    return;  // the token passes to OnWriteDone()
+    if (batch_events >= max_events || batch_bytes >= kMaxBatchBytes) break;
   }
+  absl::MutexLock lock(&mu_);
+  write_buffer_ = grpc::ByteBuffer(slices_.data(), slices_.size());
+  slices_.clear();
+  if (finished_) {
+    pumping_ = false;
+    return;
+  }
+  StartWrite(&write_buffer_);
+  // The token passes to OnWriteDone().
 }
 
 void SubscribeReactor::OnWriteDone(bool ok) {
@@ -352,6 +388,18 @@ EventStreamService::EventStreamService(EventLog* log, EventHub* hub,
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::Subscribe(
     grpc::CallbackServerContext* context,
     const grpc::ByteBuffer* raw_request) {
+  return StartStream(context, raw_request, /*batches=*/false);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>*
+EventStreamService::SubscribeBatches(grpc::CallbackServerContext* context,
+                                     const grpc::ByteBuffer* raw_request) {
+  return StartStream(context, raw_request, /*batches=*/true);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::StartStream(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request,
+    bool batches) {
   v1::SubscribeRequest parsed;
   {
     // Deserialize() consumes its buffer; the request is gRPC's.
@@ -365,6 +413,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::Subscribe(
     }
   }
   const v1::SubscribeRequest* request = &parsed;
+  const size_t max_batch_events =
+      !batches ? 0
+      : request->max_batch_events() > 0 ? request->max_batch_events()
+                                        : kDefaultBatchEvents;
   StreamGrant grant;
   if (absl::Status admitted = AdmitSubscriber(auth_, limiter_, *context,
                                               request->filter(), grant);
@@ -383,7 +435,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::Subscribe(
     }
     // The group's committed offsets decide where the stream starts.
     return groups_->Subscribe(context, *request, *std::move(matcher),
-                              std::move(grant.lease));
+                              std::move(grant.lease), max_batch_events);
   }
   const LogStats stats = log_->stats();
   uint64_t next = stats.latest_sequence + 1;
@@ -427,9 +479,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::Subscribe(
     absl::MutexLock lock(&mu_);
     id = next_id_++;
   }
+  SubscribeOptions options = options_;
+  options.max_batch_events = max_batch_events;
   auto reactor = std::make_shared<SubscribeReactor>(
       context, log_, hub_, *std::move(matcher), next, request->end_sequence(),
-      options_, absl::StrCat("grpc-", id));
+      options, absl::StrCat("grpc-", id));
   reactor->HoldLease(std::move(grant.lease));
   SubscribeReactor* raw = reactor.get();
   raw->Start(std::move(reactor));

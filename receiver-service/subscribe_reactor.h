@@ -62,6 +62,9 @@ struct SubscribeOptions {
   // Live records a subscriber queues before dropping the oldest; a dropped
   // record is read back from the log, so this bounds memory, not delivery.
   size_t queue_capacity = 1024;
+  // 0: one serialized NgsiEvent per message (Subscribe); N: NgsiEventBatch
+  // messages of up to N events (SubscribeBatches).
+  size_t max_batch_events = 0;
   // Runs once in OnDone() (consumer groups learn a member left).
   std::function<void()> on_done;
 };
@@ -75,9 +78,12 @@ struct SubscribeOptions {
 // `self_` from Start() until OnDone(). Thread-safe.
 //
 // It writes serialized v1::NgsiEvent messages (a raw method, see
-// EventStreamService): an event that passes the matcher unchanged goes out
-// as the record's shared wire bytes (LogRecord::wire(), serialized once for
-// every stream); only a filtered or projected event is serialized here.
+// EventStreamService), or for SubscribeBatches v1::NgsiEventBatch messages
+// holding every matching record ready when the previous write completed:
+// an event that passes the matcher unchanged goes out as the record's
+// shared wire bytes (LogRecord::wire(), serialized once for every stream;
+// a batch is those bytes framed as its `events` field, without a copy);
+// only a filtered or projected event is serialized here.
 class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                          public EventSink {
  public:
@@ -133,7 +139,7 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   // Only the token holder touches these; they stay valid until the write
   // they back completes.
-  std::shared_ptr<const LogRecord> in_flight_;
+  std::vector<grpc::Slice> slices_;  // the message being built
   // Records read ahead from the log while catching up (consecutive, from
   // the front's sequence on).
   std::deque<std::shared_ptr<const LogRecord>> read_ahead_;
@@ -141,13 +147,17 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   grpc::ByteBuffer write_buffer_;
 };
 
-// The EventStream service with Subscribe as a raw method: its request
-// arrives serialized and its stream carries serialized NgsiEvent messages
-// (so that one serialization of an event serves every subscriber). The
-// wire format is unchanged: clients see a plain `stream NgsiEvent`.
+// The EventStream service with Subscribe and SubscribeBatches as raw
+// methods: their request arrives serialized and their streams carry
+// serialized NgsiEvent (NgsiEventBatch) messages, so that one serialization
+// of an event serves every subscriber. The wire format is unchanged:
+// clients see a plain `stream NgsiEvent` (`stream NgsiEventBatch`).
 using EventStreamBase = v1::EventStream::WithRawCallbackMethod_Subscribe<
-    v1::EventStream::WithCallbackMethod_Info<
-        v1::EventStream::WithCallbackMethod_Commit<v1::EventStream::Service>>>;
+    v1::EventStream::WithRawCallbackMethod_SubscribeBatches<
+        v1::EventStream::WithCallbackMethod_Info<v1::EventStream::
+                                                     WithCallbackMethod_Commit<
+                                                         v1::EventStream::
+                                                             Service>>>>;
 
 // The EventStream gRPC service (callback API). Owned by ReceiverServer;
 // `log` and `hub` must outlive it. Thread-safe.
@@ -159,6 +169,9 @@ class EventStreamService final : public EventStreamBase {
   // `raw_request` is a serialized v1::SubscribeRequest (INVALID_ARGUMENT
   // when it does not parse).
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* raw_request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeBatches(
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* raw_request) override;
   grpc::ServerUnaryReactor* Info(grpc::CallbackServerContext* context,
@@ -183,6 +196,11 @@ class EventStreamService final : public EventStreamBase {
   }
 
  private:
+  // Either Subscribe; `batches` for SubscribeBatches.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StartStream(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* raw_request, bool batches);
+
   EventLog* const log_;
   EventHub* const hub_;
   const SubscribeOptions options_;

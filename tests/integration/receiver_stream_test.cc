@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -83,6 +84,31 @@ StreamResult ReadStream(v1::EventStream::Stub& stub,
   while (reader->Read(&event)) {
     result.sequences.push_back(event.sequence());
     result.events.push_back(event);
+  }
+  result.status = reader->Finish();
+  return result;
+}
+
+struct BatchResult {
+  std::vector<uint64_t> sequences;  // of every event, in arrival order
+  std::vector<v1::NgsiEventBatch> batches;
+  grpc::Status status;
+};
+
+// Reads a whole SubscribeBatches stream (it must end).
+BatchResult ReadBatches(v1::EventStream::Stub& stub,
+                        const v1::SubscribeRequest& request) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  BatchResult result;
+  auto reader = stub.SubscribeBatches(&context, request);
+  v1::NgsiEventBatch batch;
+  while (reader->Read(&batch)) {
+    for (const v1::NgsiEvent& event : batch.events()) {
+      result.sequences.push_back(event.sequence());
+    }
+    result.batches.push_back(batch);
   }
   result.status = reader->Finish();
   return result;
@@ -298,6 +324,82 @@ TEST(ReceiverStreamTest, FiltersAndProjectionApplyOnTheServer) {
   bad.mutable_filter()->set_entity_id_pattern("(");
   EXPECT_EQ(ReadStream(*stub, bad).status.error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(ReceiverStreamTest, BatchesCarryABacklogInOrderWithinTheBatchBound) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  for (int i = 0; i < 600; ++i) {
+    ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
+  }
+  auto stub = Stub(*server);
+  v1::SubscribeRequest request = After(0, 600);
+  request.set_max_batch_events(100);
+  BatchResult result = ReadBatches(*stub, request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.sequences, Range(1, 600));
+  size_t largest = 0;
+  for (const v1::NgsiEventBatch& batch : result.batches) {
+    EXPECT_GE(batch.events_size(), 1);
+    largest = std::max(largest, static_cast<size_t>(batch.events_size()));
+  }
+  // Everything was retained before the stream started: it goes out in full
+  // batches, not one event per message.
+  EXPECT_EQ(largest, 100u);
+  EXPECT_LT(result.batches.size(), 600u);
+  // Each event is the one Subscribe sends.
+  StreamResult single = ReadStream(*stub, After(0, 600));
+  ASSERT_EQ(single.events.size(), 600u);
+  EXPECT_EQ(result.batches[0].events(0).SerializeAsString(),
+            single.events[0].SerializeAsString());
+}
+
+TEST(ReceiverStreamTest, BatchesStopGrowingPastAMebibyte) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  const std::string text(200 * 1024, 'x');
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_EQ(Post(http, absl::StrCat("E", i), "Room", "", text), 204);
+  }
+  auto stub = Stub(*server);
+  BatchResult result = ReadBatches(*stub, After(0, 12));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.sequences, Range(1, 12));
+  EXPECT_GT(result.batches.size(), 1u);
+  for (const v1::NgsiEventBatch& batch : result.batches) {
+    // A batch closes once it reaches 1 MiB: at most one event beyond it.
+    EXPECT_LT(batch.ByteSizeLong(), (size_t{1} << 20) + 210 * 1024);
+  }
+}
+
+TEST(ReceiverStreamTest, BatchesFollowLiveEventsAndApplyFilters) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto stub = Stub(*server);
+  v1::SubscribeRequest request = After(0, 6);
+  request.mutable_filter()->set_entity_type("Room");
+  request.mutable_filter()->add_attrs("temperature");
+  BatchResult result;
+  std::thread reader([&] { result = ReadBatches(*stub, request); });
+  // Live: each event is posted once the stream is open, one at a time.
+  ASSERT_TRUE(WaitFor([&] {
+    return server->metrics().Render().find(
+               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
+  }));
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(Post(http, absl::StrCat("E", i), i % 2 == 0 ? "Room" : "Car"),
+              204);
+  }
+  reader.join();
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.sequences, (std::vector<uint64_t>{1, 3, 5}));
+  for (const v1::NgsiEventBatch& batch : result.batches) {
+    for (const v1::NgsiEvent& event : batch.events()) {
+      ASSERT_EQ(event.entities_size(), 1);
+      EXPECT_EQ(event.entities(0).type(), "Room");
+      EXPECT_EQ(event.entities(0).attrs().size(), 1u);
+    }
+  }
 }
 
 TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
