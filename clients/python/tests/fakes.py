@@ -36,7 +36,9 @@ class FakeReceiver(receiver_pb2_grpc.EventStreamServicer):
     """A log of events; Subscribe honours start, after, end and entity filters.
 
     ``drop_after`` (events per call) ends a stream with UNAVAILABLE after that many
-    events, as a receiver restart would; ``requests`` records every Subscribe."""
+    events, as a receiver restart would; ``requests`` records every Subscribe and
+    SubscribeBatches call, ``batch_sizes`` the events of every batch sent. With
+    ``batches=False`` SubscribeBatches is UNIMPLEMENTED, as on an older receiver."""
 
     def __init__(self):
         self.events: list = []
@@ -47,6 +49,8 @@ class FakeReceiver(receiver_pb2_grpc.EventStreamServicer):
         self.max_drops = 1_000_000
         self.cond = threading.Condition()
         self.closed = False
+        self.batches = True
+        self.batch_sizes: list = []
 
     def append(self, *events):
         with self.cond:
@@ -70,6 +74,18 @@ class FakeReceiver(receiver_pb2_grpc.EventStreamServicer):
         return not event.entities and not (flt.entity_type or flt.entity_id)
 
     def Subscribe(self, request, context):
+        for chunk in self._chunks(request, context):
+            yield from chunk
+
+    def SubscribeBatches(self, request, context):
+        if not self.batches:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+        for chunk in self._chunks(request, context):
+            self.batch_sizes.append(len(chunk))
+            yield receiver_pb2.NgsiEventBatch(events=chunk)
+
+    def _chunks(self, request, context):
+        """Lists of the matching events that were pending together, in order."""
         self.requests.append(request)
         with self.cond:
             if request.start == Start.EARLIEST:
@@ -90,18 +106,23 @@ class FakeReceiver(receiver_pb2_grpc.EventStreamServicer):
                         return
                     self.cond.wait(0.05)
                     continue
+            chunk = []
             for event in pending:
                 if request.end_sequence and event.sequence > request.end_sequence:
-                    return
+                    break
                 next_seq = event.sequence + 1
                 if not self._matches(event, request.filter):
                     continue
                 if self.drop_after is not None and sent >= self.drop_after \
                         and self.drops < self.max_drops:
+                    if chunk:
+                        yield chunk
                     self.drops += 1
                     context.abort(grpc.StatusCode.UNAVAILABLE, "receiver restarting")
                 sent += 1
-                yield event
+                chunk.append(event)
+            if chunk:
+                yield chunk
             if request.end_sequence and next_seq > request.end_sequence:
                 return
 

@@ -25,6 +25,24 @@ def test_earliest_reads_everything_in_order(fake_receiver):
         assert [e.sequence for e in take(sub.events(), 5)] == [1, 2, 3, 4, 5]
 
 
+def test_a_backlog_arrives_in_batches_unpacked_in_order(fake_receiver):
+    fake_receiver.servicer.append(*[make_event(i) for i in range(1, 9)])
+    with EventSubscriber(fake_receiver.address, "earliest", end_sequence=8) as sub:
+        assert [e.sequence for e in sub] == list(range(1, 9))
+        assert sub.batches
+    assert max(fake_receiver.servicer.batch_sizes) > 1
+
+
+def test_a_receiver_without_batches_is_read_one_event_per_message(fake_receiver):
+    fake_receiver.servicer.batches = False
+    fake_receiver.servicer.append(*[make_event(i) for i in range(1, 6)])
+    with EventSubscriber(fake_receiver.address, "earliest", end_sequence=5) as sub:
+        assert [e.sequence for e in sub] == [1, 2, 3, 4, 5]
+        assert not sub.batches
+        assert sub.reconnects == 0  # the fallback is not a failure to back off from
+    assert fake_receiver.servicer.batch_sizes == []
+
+
 def test_end_sequence_completes_the_iteration(fake_receiver):
     fake_receiver.servicer.append(*[make_event(i) for i in range(1, 10)])
     with EventSubscriber(fake_receiver.address, "after", after_sequence=3, end_sequence=6) as sub:
