@@ -225,6 +225,11 @@ class EventLoopHttpServer::Loop {
             draining = true;
             drain_deadline = now_ + kDrainTime;
             StopReadingAll();
+            // StopReadingAll() closed (freed) connections the rest of this
+            // batch may still point to: drop it. Epoll is level-triggered,
+            // so the next wait reports again what still matters (sockets
+            // with answers to send).
+            break;
           }
           continue;
         }

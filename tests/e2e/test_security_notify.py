@@ -84,10 +84,29 @@ def timed_post(service):
     return status, time.monotonic() - started
 
 
+def test_slow_loris_cannot_stall_the_event_loop():
+    """The default engine: trickling connections cost a buffer each, not a
+    thread, so a hundred of them leave notifications answered at once."""
+    with RunningService("ngsi-receiver", "--http_engine=event-loop",
+                        "--http_loops=1") as service:
+        port = service.ports["http_port"]
+        slow = slow_loris(port, 100)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", "/notify", body("prompt"),
+                           {"Content-Type": "application/json"})
+        response = connection.getresponse()  # raises if starved past 10 s
+        response.read()
+        connection.close()
+        assert response.status == 204
+        for s in slow:
+            s.close()
+
+
 def test_slow_loris_cannot_starve_the_workers():
-    """More trickling connections than --http_threads: the pool grows (up to
-    --http_max_connections), so a notification is still answered at once."""
-    with RunningService("ngsi-receiver", "--http_threads=2",
+    """--http_engine=httplib: more trickling connections than --http_threads:
+    the pool grows (up to --http_max_connections), so a notification is
+    still answered at once."""
+    with RunningService("ngsi-receiver", "--http_engine=httplib", "--http_threads=2",
                         "--http_max_connections=16") as service:
         slow = slow_loris(service.ports["http_port"], 6)
         status, waited = timed_post(service)
@@ -98,10 +117,10 @@ def test_slow_loris_cannot_starve_the_workers():
 
 
 def test_fixed_pool_is_starved_until_the_read_timeout():
-    """The measurement behind --http_max_connections: with a fixed pool
-    (0) two stalled connections hold a notification ~40 s (httplib drops
-    them only after its keep-alive and read timeouts)."""
-    with RunningService("ngsi-receiver", "--http_threads=2",
+    """The measurement behind --http_max_connections (--http_engine=httplib):
+    with a fixed pool (0) two stalled connections hold a notification ~40 s
+    (httplib drops them only after its keep-alive and read timeouts)."""
+    with RunningService("ngsi-receiver", "--http_engine=httplib", "--http_threads=2",
                         "--http_max_connections=0") as service:
         port = service.ports["http_port"]
         slow = slow_loris(port, 2)
