@@ -60,29 +60,48 @@ absl::Status ValidateUtf8(absl::string_view text) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Whether `text` nests objects and arrays more than `max_depth` deep,
+// counting brackets outside strings. A pass over the bytes before parsing,
+// instead of nlohmann's callback parser: that one scans every finished
+// object's siblings for discarded values, which made a notification with
+// n attributes cost O(n^2) (10 % of the CPU at 10 KB).
+bool NestsDeeperThan(absl::string_view text, int max_depth) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (depth >= max_depth) return true;
+      ++depth;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text,
                                          const JsonLimits& limits) {
   if (absl::Status utf8 = ValidateUtf8(text); !utf8.ok()) return utf8;
-  bool too_deep = false;
-  // The parser callback sees every nesting level as it opens; discarding
-  // the value keeps memory bounded once the limit is crossed.
-  const nlohmann::json::parser_callback_t check_depth =
-      [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
-        if ((event == nlohmann::json::parse_event_t::object_start ||
-             event == nlohmann::json::parse_event_t::array_start) &&
-            depth >= limits.max_depth) {
-          too_deep = true;
-          return false;
-        }
-        return !too_deep;
-      };
-  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(),
-                                             check_depth,
-                                             /*allow_exceptions=*/false);
-  if (too_deep) {
+  if (NestsDeeperThan(text, limits.max_depth)) {
     return absl::InvalidArgumentError(
         absl::StrCat("JSON nesting deeper than ", limits.max_depth));
   }
+  nlohmann::json doc = nlohmann::json::parse(text.begin(), text.end(),
+                                             /*cb=*/nullptr,
+                                             /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
     // Re-parse with a SAX sink that records the position of the error
     // instead of throwing.

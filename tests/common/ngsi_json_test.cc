@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -42,6 +43,29 @@ TEST(NgsiJsonTest, RejectsNestingDeeperThanLimit) {
   const auto too_deep = ParseJson(deep, {.max_depth = 9});
   ASSERT_FALSE(too_deep.ok());
   EXPECT_THAT(too_deep.status().message(), HasSubstr("deeper than 9"));
+}
+
+TEST(NgsiJsonTest, BracketsInsideStringsDoNotCountAsNesting) {
+  // Escaped quotes do not end the string early.
+  const auto doc = ParseJson(R"({"a":"[[[{{\"[[[","b":["]]]"]})",
+                             {.max_depth = 2});
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ((*doc)["a"], "[[[{{\"[[[");
+  EXPECT_FALSE(ParseJson(R"({"a":"\"","b":[[1]]})", {.max_depth = 2}).ok());
+}
+
+TEST(NgsiJsonTest, ManySiblingObjectsParseWhole) {
+  // The shape of a wide entity: every attribute an object.
+  std::string text = "{";
+  for (int i = 0; i < 2000; ++i) {
+    absl::StrAppend(&text, i == 0 ? "" : ",", "\"a", i,
+                    "\":{\"type\":\"Number\",\"value\":", i, "}");
+  }
+  text += "}";
+  const auto doc = ParseJson(text);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->size(), 2000u);
+  EXPECT_EQ((*doc)["a1999"]["value"], 1999);
 }
 
 TEST(NgsiJsonTest, SyntaxErrorNamesItsPosition) {
