@@ -30,8 +30,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-// Read per recv(); a read that fills it is followed by another.
+// Read per recv(); a read that fills it is followed by another, up to
+// kMaxReadPerWakeup: a client sending faster than we parse can neither grow
+// its buffer without bound before the parser sees it (a 413 is decided from
+// the headers) nor keep the loop from its other connections.
 constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kMaxReadPerWakeup = 1024 * 1024;
 // How long a closing connection waits for its client's FIN after ours,
 // reading and dropping what it still sends (so the close is not a reset
 // that could destroy the answer in flight).
@@ -315,7 +319,7 @@ class EventLoopHttpServer::Loop {
 
   // Reads what the socket has; false when the connection is gone.
   bool Read(Connection& connection) {
-    for (;;) {
+    for (size_t read = 0; read < kMaxReadPerWakeup;) {
       const ssize_t n =
           recv(connection.fd, read_buffer_.data(), read_buffer_.size(), 0);
       if (n > 0) {
@@ -324,6 +328,7 @@ class EventLoopHttpServer::Loop {
         }
         connection.in.append(read_buffer_.data(), static_cast<size_t>(n));
         connection.last_read = now_;
+        read += static_cast<size_t>(n);
         // A short read emptied the socket: save the recv() that would only
         // say EAGAIN (level-triggered epoll reports what comes later).
         if (static_cast<size_t>(n) < read_buffer_.size()) return true;
@@ -338,6 +343,7 @@ class EventLoopHttpServer::Loop {
       Close(connection);  // reset by the peer
       return false;
     }
+    return true;  // more may be waiting: epoll reports it again
   }
 
   // Answers the complete requests buffered, in order, until the unsent
