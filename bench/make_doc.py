@@ -30,6 +30,10 @@ def rng(stat, digits=0, scale=1.0):
             f"{stat['max'] / scale:,.{digits}f}]")
 
 
+# Our consumer kinds, as bench/run names them.
+OURS_CONSUMERS = ("ours-grpc1", "ours-grpc1b", "ours-line1", "ours-grpc16")
+
+
 def main() -> int:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "bench/results/latest.json"
     data = json.loads(source.read_text())
@@ -68,7 +72,7 @@ def main() -> int:
             if not fpc:
                 continue
             line = f"| {mode}, {payload} | {num(med(fpc.get('delivered_per_s')))} |"
-            for name in ("ours-grpc1", "ours-line1", "ours-grpc16"):
+            for name in OURS_CONSUMERS:
                 t = target(mode, payload, name)
                 line += (f" {num(med(t.get('delivered_per_s')))} "
                          f"(**{num(med(t.get('ratio_vs_fpc')), 1)}×**) |" if t else " n/a |")
@@ -89,8 +93,9 @@ def main() -> int:
     cpu_rows = []
     for p in meta["payload_bytes"]:
         cpu_rows.append(f"| {p} | " + " | ".join(
-            f"{num(cpu('ka-16', p, n))} µs" for n in
-            ("nginx-204", "httplib-204", "httplib-parse-204", "ours-grpc1")) + " |")
+            f"{num(cpu('ka-16', p, n))} µs" if cpu('ka-16', p, n) else "n/a" for n in
+            ("nginx-204", "httplib-204", "httplib-parse-204", "ours-grpc1-httplib",
+             "ours-grpc1", "ours-grpc1b")) + " |")
     values["CPU_TABLE"] = "\n".join(cpu_rows)
     httplib_1k, parse_1k = cpu("ka-16", "1KB", "httplib-204"), cpu("ka-16", "1KB", "httplib-parse-204")
     nginx_1k = cpu("ka-16", "1KB", "nginx-204")
@@ -112,7 +117,7 @@ def main() -> int:
     met, missed = [], []
     for mode in ("ka-1", "ka-16", "ka-64"):
         for payload in meta["payload_bytes"]:
-            for name in ("ours-grpc1", "ours-line1", "ours-grpc16"):
+            for name in OURS_CONSUMERS:
                 ratio = med(target(mode, payload, name).get("ratio_vs_fpc"))
                 if ratio is None:
                     continue
@@ -135,22 +140,24 @@ def main() -> int:
     values["HTTPLIB_CPU_RANGE"] = f"{min(hv):.0f}–{max(hv):.0f}" if hv else "n/a"
     values["NGINX_CPU_RANGE"] = f"{min(nv):.0f}–{max(nv):.0f}" if nv else "n/a"
     default = target("ka-64", "1KB", "ours-grpc1-default-threads")
-    starved = default.get("errors")
-    values["STARVED"] = num(starved)
     if not default:
-        values["STARVE_TEXT"] = "The receiver with its default `--http_threads` was not run."
-    elif starved:
-        values["STARVE_TEXT"] = (
-            f"The receiver as shipped (default `--http_threads`) starves the senders beyond its "
-            f"pool: with 64 senders, {starved} requests timed out (5 s) over the repetitions "
-            f"(`ours-grpc1-default-threads` row) while the first connections were served; the rest "
-            f"of this benchmark runs the receiver with `--http_threads=80`.")
+        values["STARVE_TEXT"] = "The receiver with every flag at its default was not run."
     else:
         values["STARVE_TEXT"] = (
-            f"With its default `--http_threads` the receiver served 64 keep-alive senders without "
-            f"a timeout (`ours-grpc1-default-threads` row: "
-            f"{num(med(default.get('accepted_per_s')))}/s), so its pool grows with the "
-            f"connections; the rest of this benchmark runs it with `--http_threads=80`.")
+            f"The receiver with every flag at its default (`ours-grpc1-default-threads` row, 64 "
+            f"keep-alive senders, 1 KB): {num(med(default.get('accepted_per_s')))} accepted/s, "
+            f"{num(default.get('errors'))} errors, {num(default.get('lost'))} lost.")
+    # The event loop against cpp-httplib, same receiver, same run.
+    gains = []
+    for mode in ("ka-16", "ka-64"):
+        for p in ("200B", "1KB"):
+            ev, hl = target(mode, p, "ours-grpc1"), target(mode, p, "ours-grpc1-httplib")
+            if ev and hl and med(hl.get("accepted_per_s")) and cpu(mode, p, "ours-grpc1-httplib"):
+                gains.append(f"{mode} {p}: {num(med(hl['accepted_per_s']))} → "
+                             f"{num(med(ev['accepted_per_s']))} accepted/s, "
+                             f"{num(cpu(mode, p, 'ours-grpc1-httplib'))} → "
+                             f"{num(cpu(mode, p, 'ours-grpc1'))} µs per notification")
+    values["ENGINE_GAIN"] = "; ".join(gains) or "not measured in this run"
     lat_rows, lat10k = [], None
     for r in summary["latency"]:
         lat_rows.append(f"| {r['target']} | {num(r['rate'])}/s | {rng(r['accepted_per_s'])} | "
@@ -210,13 +217,21 @@ def main() -> int:
     values["REPL_B1"] = num(med(b1["entities_per_s"])) if b1 else "n/a"
     lat = {(r["target"], r["rate"]): r for r in summary["latency"]}
     p99 = med(lat.get(("ours-grpc1", 10000), {}).get("e2e_p99_us") or {})
+    batch_p99 = med(lat.get(("ours-grpc1b", 10000), {}).get("e2e_p99_us") or {})
     line_p99 = med(lat.get(("ours-line1", 10000), {}).get("e2e_p99_us") or {})
     values["GRPC_P99_10K"] = "n/a" if p99 is None else f"{p99 / 1000:.1f}"
+    values["GRPCB_P99_10K"] = "n/a" if batch_p99 is None else f"{batch_p99 / 1000:.1f}"
     values["LINE_P99_10K"] = "n/a" if line_p99 is None else f"{line_p99 / 1000:.1f}"
-    values["T3_VERDICT"] = ("**Not measured.**" if p99 is None else
-                            ("**Reached**" if p99 < 5000 else "**Not reached on this machine.**")
-                            + f" p99 at an offered 10 000/s with one gRPC subscriber: "
-                            f"{p99 / 1000:.1f} ms.")
+    verdicts = []
+    for name, value in (("one `Subscribe` stream", p99), ("one `SubscribeBatches` stream",
+                                                          batch_p99),
+                        ("one line client", line_p99)):
+        if value is not None:
+            verdicts.append(f"{name} {value / 1000:.1f} ms "
+                            f"({'reached' if value < 5000 else 'missed'})")
+    values["T3_VERDICT"] = ("**Not measured.**" if not verdicts else
+                            "p99 at an offered 10 000/s (median of the repetitions): "
+                            + "; ".join(verdicts) + ".")
     ours_runs = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
                  and "error" not in r]
     lossy = [r for r in ours_runs if r.get("lost")]
