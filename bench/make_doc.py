@@ -31,7 +31,7 @@ def rng(stat, digits=0, scale=1.0):
 
 
 # Our consumer kinds, as bench/run names them.
-OURS_CONSUMERS = ("ours-grpc1", "ours-grpc1b", "ours-line1", "ours-grpc16")
+OURS_CONSUMERS = ("ours-grpc1", "ours-grpc1b", "ours-line1", "ours-grpc16", "ours-grpc16b")
 
 
 def main() -> int:
@@ -86,6 +86,7 @@ def main() -> int:
     values["OURS_1KB_CPU"] = num(cpu("ka-16", "1KB", "ours-grpc1"))
     g1, g16 = cpu("ka-16", "1KB", "ours-grpc1"), cpu("ka-16", "1KB", "ours-grpc16")
     values["GRPC1_CPU"], values["GRPC16_CPU"] = num(g1), num(g16)
+    values["GRPC16B_CPU"] = num(cpu("ka-16", "1KB", "ours-grpc16b"))
     values["PER_SUB"] = num((g16 - g1) / 15 if g1 and g16 else None)
     values["VS_NGINX"] = ", ".join(
         f"{num(med(target('ka-16', p, 'ours-grpc1').get('ratio_vs_nginx-204')), 2)} ({p})"
