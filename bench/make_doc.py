@@ -247,6 +247,12 @@ def main() -> int:
     values["HARNESS"] = (" Harness failures, not counted as loss: " + "; ".join(
         f"{r['target']} {r.get('mode')} {r.get('payload')}: {r['harness_note']}"
         for r in data["runs"] if r.get("harness_note")) + "." if notes else "")
+    failed = [r for r in data["runs"] if str(r.get("target", "")).startswith("ours-")
+              and "error" in r]
+    if failed:
+        values["HARNESS"] += (" Runs that did not complete, not counted: " + "; ".join(
+            f"{r['target']} {r.get('mode')} {r.get('payload')}: {r['error'][:60]}"
+            for r in failed) + ".")
     values["FPC_LOST"] = num(sum(t.get("lost", 0) for ts in cells.values()
                                  for n, t in ts.items() if n == "fpc-line1"))
     mem_rows = ["| process | state | peak RSS (VmHWM) MiB | notes |", "|---|---|---|---|"]
