@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -205,10 +206,10 @@ class EventLoopHttpServer::Loop {
     WakeFd(wake_fd_);
   }
 
-  void Run(int nice) {
+  void Run(std::optional<int> nice) {
     // Raising one's own nice value needs no privilege; a failure leaves the
     // default priority, which only makes consumers slower.
-    if (nice > 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
+    if (nice) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), *nice);
     epoll_event events[128];
     Clock::time_point next_sweep = Clock::now() + std::chrono::seconds(1);
     Clock::time_point drain_deadline{};
@@ -576,13 +577,7 @@ absl::StatusOr<int> EventLoopHttpServer::Start(const std::string& host,
     if (absl::Status status = loop->Init(); !status.ok()) return status;
     loops_.push_back(std::move(loop));
   }
-  // Relative to the process's own value (the starting thread's).
-  int nice = 0;
-  if (options_.tuning.worker_nice > 0) {
-    errno = 0;
-    const int base = getpriority(PRIO_PROCESS, 0);
-    if (errno == 0) nice = std::min(19, base + options_.tuning.worker_nice);
-  }
+  const std::optional<int> nice = WorkerNiceValue(options_.tuning);
   for (auto& loop : loops_) {
     loop_threads_.emplace_back([&loop = *loop, nice] { loop.Run(nice); });
   }

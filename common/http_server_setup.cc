@@ -57,12 +57,18 @@ httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
           ? static_cast<httplib::TaskQueue*>(new ElasticThreadPool(
                 tuning.worker_threads, tuning.max_worker_threads))
           : new httplib::ThreadPool(tuning.worker_threads);
-  if (tuning.worker_nice <= 0) return pool;
-  // Relative to the process's own value (the creating thread's).
+  const std::optional<int> nice = WorkerNiceValue(tuning);
+  if (!nice) return pool;
+  return new NicedTaskQueue(pool, *nice);
+}
+
+std::optional<int> WorkerNiceValue(const HttpServerTuning& tuning) {
+  if (tuning.worker_nice <= 0) return std::nullopt;
+  // Relative to the process's own value (the calling thread's).
   errno = 0;
   const int base = getpriority(PRIO_PROCESS, 0);
-  if (errno != 0) return pool;
-  return new NicedTaskQueue(pool, std::min(19, base + tuning.worker_nice));
+  if (errno != 0) return std::nullopt;
+  return std::min(19, base + tuning.worker_nice);
 }
 
 void ApplyConnectionTuning(httplib::Server& server,

@@ -231,6 +231,7 @@ void SubscribeReactor::Pump() {
     {
       absl::MutexLock lock(&mu_);
       if (finished_) {
+        slices_.clear();  // a batch being built: nothing will send it
         pumping_ = false;
         return;
       }
