@@ -58,10 +58,12 @@ ABSL_FLAG(int64_t, http_keep_alive_max, 1000000,
 ABSL_FLAG(int32_t, http_backlog, 4096,
           "Listen backlog of the notification port.");
 ABSL_FLAG(int32_t, http_worker_nice, 10,
-          "Nice value added to the notification workers (0..19; 0 keeps the "
-          "process's). When the CPU is saturated, consumers' delivery then "
-          "wins over intake, so subscribers stay milliseconds behind instead "
-          "of falling seconds behind (and past the log's retention).");
+          "Nice value added to the notification workers of "
+          "--http_engine=httplib (0..19; 0 keeps the process's; the event "
+          "loops always keep it). When the CPU is saturated, consumers' "
+          "delivery then wins over intake, so subscribers stay milliseconds "
+          "behind instead of falling seconds behind (and past the log's "
+          "retention).");
 ABSL_FLAG(int32_t, parse_concurrency, 0,
           "Notifications parsed at once (0: one per CPU core). Parsing is "
           "pure CPU: more parsers than cores only take turns and delay the "
