@@ -14,6 +14,80 @@ constexpr absl::string_view kForbidden = "<>\"'=;()";
 constexpr absl::string_view kForbiddenInV2Ids = "&?/#";
 constexpr size_t kMaxIdentifierLength = 256;
 
+// The checks below build their error messages (with the path of the
+// attribute) as they go; that formatting was most of their cost (a fifth
+// of the replier's CPU at 1000-entity batches). The fast checks first say
+// only whether anything is wrong, and the explaining ones run when so.
+struct ByteClasses {
+  // Bit 1: never in an identifier or a v2 value (kForbidden). Bit 2:
+  // never in a v2 identifier (kForbiddenInV2Ids). Bit 4: not printable
+  // ASCII.
+  unsigned char of[256] = {};
+  constexpr ByteClasses() {
+    for (int b = 0; b < 256; ++b) {
+      if (b <= 0x20 || b >= 0x7F) of[b] |= 4;
+    }
+    for (const char c : kForbidden) of[static_cast<unsigned char>(c)] |= 1;
+    for (const char c : kForbiddenInV2Ids) {
+      of[static_cast<unsigned char>(c)] |= 2;
+    }
+  }
+};
+constexpr ByteClasses kByteClasses;
+
+bool HasByteOf(absl::string_view text, unsigned char classes) {
+  for (const char c : text) {
+    if (kByteClasses.of[static_cast<unsigned char>(c)] & classes) return true;
+  }
+  return false;
+}
+
+bool IdentifierOk(absl::string_view text, v1::Flavor flavor) {
+  if (text.empty()) return false;
+  if (flavor == v1::NGSI_V2) {
+    return text.size() <= kMaxIdentifierLength && !HasByteOf(text, 1 | 2 | 4);
+  }
+  return !HasByteOf(text, 1 | 4);
+}
+
+bool ValueOk(const google::protobuf::Value& value) {
+  switch (value.kind_case()) {
+    case google::protobuf::Value::kStringValue:
+      return !HasByteOf(value.string_value(), 1);
+    case google::protobuf::Value::kListValue:
+      for (const auto& item : value.list_value().values()) {
+        if (!ValueOk(item)) return false;
+      }
+      return true;
+    case google::protobuf::Value::kStructValue:
+      for (const auto& [key, item] : value.struct_value().fields()) {
+        if (HasByteOf(key, 1) || !ValueOk(item)) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
+}
+
+bool AttributeOk(absl::string_view name, const v1::Attribute& attr,
+                 v1::Flavor flavor, bool check_values) {
+  if (!IdentifierOk(name, flavor)) return false;
+  if (!attr.type().empty() && !IdentifierOk(attr.type(), flavor)) {
+    return false;
+  }
+  if (check_values && attr.type() != "TextUnrestricted" &&
+      !ValueOk(attr.value())) {
+    return false;
+  }
+  for (const auto& [meta_name, meta] : attr.metadata()) {
+    if (!AttributeOk(meta_name, meta, flavor, check_values)) return false;
+  }
+  for (const v1::Attribute& instance : attr.instances()) {
+    if (!AttributeOk(name, instance, flavor, check_values)) return false;
+  }
+  return true;
+}
+
 // Quotes `text` for an error message, shortened so a 10 kB value does not
 // flood the result.
 std::string Shown(absl::string_view text) {
@@ -184,6 +258,7 @@ absl::Status ValidateEntity(const v1::Entity& entity, v1::Flavor flavor,
   const bool check_values =
       flavor == v1::NGSI_V2 && operation != v1::OPERATION_DELETE;
   for (const auto& [name, attr] : entity.attrs()) {
+    if (AttributeOk(name, attr, flavor, check_values)) continue;
     if (absl::Status s =
             CheckAttribute("attribute", name, attr, flavor, check_values);
         !s.ok()) {

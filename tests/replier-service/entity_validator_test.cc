@@ -1,6 +1,7 @@
 #include "replier-service/entity_validator.h"
 
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,71 @@ TEST(EntityValidatorTest, DeleteIgnoresValues) {
   v1::Entity entity = Make("E1", "T");
   (*entity.mutable_attrs())["A"] = Text("<x>");
   EXPECT_TRUE(ValidateEntity(entity, v1::NGSI_V2, v1::OPERATION_DELETE).ok());
+}
+
+// Every byte in every place a v2 entity carries text: the verdict (and the
+// message naming the place) is the same whichever check gives it.
+TEST(EntityValidatorTest, EveryByteInEveryPlaceIsJudgedLikeOrion) {
+  const std::string forbidden = "<>\"'=;()";
+  const std::string forbidden_in_ids = forbidden + "&?/#";
+  for (int b = 1; b < 256; ++b) {
+    const char c = static_cast<char>(b);
+    const std::string text = std::string("a") + c + "b";
+    const bool printable = b > 0x20 && b < 0x7F;
+    const bool id_ok = printable && forbidden_in_ids.find(c) == std::string::npos;
+    const bool value_ok = forbidden.find(c) == std::string::npos;
+    struct Place {
+      const char* named;
+      v1::Entity entity;
+      bool ok;
+    };
+    std::vector<Place> places;
+    {
+      v1::Entity e = Make("E1", "T");
+      (*e.mutable_attrs())[text] = Text("v");
+      places.push_back({"attribute name", e, id_ok});
+    }
+    {
+      v1::Entity e = Make("E1", "T");
+      (*e.mutable_attrs())["A"] = Text("v", text);
+      places.push_back({"type", e, id_ok});
+    }
+    {
+      v1::Entity e = Make("E1", "T");
+      (*e.mutable_attrs())["A"] = Text(text);
+      places.push_back({"value", e, value_ok});
+    }
+    {
+      v1::Entity e = Make("E1", "T");
+      v1::Attribute& a = (*e.mutable_attrs())["A"];
+      a.set_type("StructuredValue");
+      auto& fields = *a.mutable_value()->mutable_struct_value()->mutable_fields();
+      fields[text].set_string_value("v");
+      places.push_back({"value", e, value_ok});
+    }
+    {
+      v1::Entity e = Make("E1", "T");
+      v1::Attribute& a = (*e.mutable_attrs())["A"];
+      a.set_type("StructuredValue");
+      a.mutable_value()->mutable_list_value()->add_values()->set_string_value(text);
+      places.push_back({"value", e, value_ok});
+    }
+    {
+      v1::Entity e = Make("E1", "T");
+      v1::Attribute& a = (*e.mutable_attrs())["A"];
+      a = Text("v");
+      (*a.mutable_metadata())["m"] = Text(text);
+      places.push_back({"metadata 'm'", e, value_ok});
+    }
+    for (const Place& place : places) {
+      const absl::Status status =
+          ValidateEntity(place.entity, v1::NGSI_V2, v1::OPERATION_UPSERT);
+      EXPECT_EQ(status.ok(), place.ok) << "byte " << b << " in " << place.named;
+      if (!status.ok()) {
+        EXPECT_THAT(status.message(), HasSubstr(place.named)) << "byte " << b;
+      }
+    }
+  }
 }
 
 }  // namespace
