@@ -2,8 +2,12 @@
 // a notification (JSON → Entity, as a Spark job writes back what it read) or
 // straight from protobuf bytes (any Entity a client can send), then are
 // rendered for both flavors and every option, and planned into batches.
+// Every rendering must be byte for byte what the DOM renderer it replaced
+// gives (tests/testing/dom_entity_renderer.h); a difference aborts.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -12,10 +16,17 @@
 #include "replier-service/batch_planner.h"
 #include "replier-service/entity_renderer.h"
 #include "tests/fuzz/fuzz_notification.h"
+#include "tests/testing/dom_entity_renderer.h"
 
 namespace {
 
 namespace nb = ngsi_bridge;
+
+void ExpectSame(const std::string& direct, const std::string& dom) {
+  if (direct == dom) return;
+  std::fprintf(stderr, "direct: %s\ndom:    %s\n", direct.c_str(), dom.c_str());
+  std::abort();
+}
 
 void RenderAll(const std::vector<nb::v1::Entity>& entities) {
   std::vector<nb::replier::PlannedEntity> planned;
@@ -27,6 +38,7 @@ void RenderAll(const std::vector<nb::v1::Entity>& entities) {
         options.key_values = (bits & 1) != 0;
         options.identity_only = (bits & 2) != 0;
         const std::string json = nb::replier::RenderEntity(entity, options);
+        ExpectSame(json, nb::testing::RenderEntityByDom(entity, options));
         if (bits == 0 && flavor == nb::v1::NGSI_V2) {
           nb::replier::PlannedEntity item;
           item.index = planned.size();
@@ -38,7 +50,8 @@ void RenderAll(const std::vector<nb::v1::Entity>& entities) {
       for (const auto& [name, attribute] : entity.attrs()) {
         nb::replier::RenderOptions options;
         options.flavor = flavor;
-        nb::replier::RenderAttribute(attribute, options);
+        ExpectSame(nb::replier::RenderAttribute(attribute, options),
+                   nb::testing::RenderAttributeByDom(attribute, options));
       }
     }
     nb::replier::AllAttributesBare(entity);
