@@ -1,6 +1,7 @@
 #include "replier-service/batch_planner.h"
 
-#include <set>
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/string_view.h"
 
 namespace ngsi_bridge::replier {
 
@@ -8,7 +9,7 @@ BatchPlan PlanBatches(const std::vector<PlannedEntity>& entities,
                       const BatchLimits& limits) {
   BatchPlan plan;
   std::vector<size_t> current;
-  std::set<std::string> ids;
+  absl::flat_hash_set<absl::string_view> ids;  // of `entities`, which outlive it
   int64_t body_bytes = 0;
   const auto close = [&] {
     if (current.empty()) return;

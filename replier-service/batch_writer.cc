@@ -4,10 +4,10 @@
 #include <atomic>
 #include <map>
 #include <optional>
-#include <set>
 #include <random>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -442,7 +442,8 @@ void BatchWriter::RunBatches(WriteJob& job,
                              const std::vector<std::vector<size_t>>& batches) {
   // Batches may only overlap in time when no entity is in two of them:
   // otherwise a later write to an entity could overtake an earlier one.
-  std::set<std::string> ids;
+  absl::flat_hash_set<absl::string_view> ids;
+  ids.reserve(static_cast<size_t>(job.request.entities_size()));
   bool independent = true;
   for (const v1::Entity& entity : job.request.entities()) {
     independent = independent && ids.insert(entity.id()).second;

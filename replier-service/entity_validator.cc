@@ -229,11 +229,11 @@ absl::Status ValidateEntity(const v1::Entity& entity, v1::Flavor flavor,
   }
   if (flavor == v1::NGSI_LD) {
     if (absl::Status s = CheckLdId(entity.id()); !s.ok()) return s;
-  } else if (absl::Status s = CheckIdentifier("entity id", entity.id(), flavor);
-             !s.ok()) {
-    return s;
+  } else if (!IdentifierOk(entity.id(), flavor)) {
+    return CheckIdentifier("entity id", entity.id(), flavor);
   }
-  if (entity.has_type() && !entity.type().empty()) {
+  if (entity.has_type() && !entity.type().empty() &&
+      !IdentifierOk(entity.type(), flavor)) {
     if (absl::Status s =
             CheckIdentifier("entity type", entity.type(), flavor);
         !s.ok()) {

@@ -162,12 +162,52 @@ class WriteStreamReactor
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A Write request of 1000 entities is some 10 000 protobuf objects (maps of
+// attributes, strings, Values). Parsed into an arena they are allocated in
+// a few blocks and freed at once, instead of one by one: parsing and
+// freeing the request were a third of the replier's CPU per entity.
+class ArenaWriteAllocator final
+    : public grpc::MessageAllocator<v1::WriteRequest, v1::WriteResponse> {
+ public:
+  grpc::MessageHolder<v1::WriteRequest, v1::WriteResponse>*
+  AllocateMessages() override {
+    return new Holder();
+  }
+
+ private:
+  class Holder final
+      : public grpc::MessageHolder<v1::WriteRequest, v1::WriteResponse> {
+   public:
+    Holder() : arena_(Options()) {
+      set_request(
+          google::protobuf::Arena::CreateMessage<v1::WriteRequest>(&arena_));
+      set_response(
+          google::protobuf::Arena::CreateMessage<v1::WriteResponse>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    static google::protobuf::ArenaOptions Options() {
+      google::protobuf::ArenaOptions options;
+      options.start_block_size = 4 << 10;
+      options.max_block_size = 256 << 10;
+      return options;
+    }
+    google::protobuf::Arena arena_;
+  };
+};
+
 }  // namespace
 
 WriteBackService::WriteBackService(const ReplierConfig& config,
                                    BatchWriter* writer,
                                    common::MetricsRegistry* metrics)
-    : config_(config), writer_(writer), metrics_(metrics) {}
+    : config_(config),
+      writer_(writer),
+      metrics_(metrics),
+      write_allocator_(std::make_unique<ArenaWriteAllocator>()) {
+  SetMessageAllocatorFor_Write(write_allocator_.get());
+}
 
 absl::Time WriteBackService::WorkDeadline(
     const grpc::CallbackServerContext* context) const {

@@ -1,5 +1,9 @@
 #pragma once
 
+#include <memory>
+
+#include "grpcpp/support/message_allocator.h"
+
 #include "absl/time/time.h"
 #include "common/metrics.h"
 #include "ngsi_bridge/v1/replier.grpc.pb.h"
@@ -60,6 +64,9 @@ class WriteBackService final : public v1::Replier::CallbackService {
   BatchWriter* const writer_;
   common::MetricsRegistry* const metrics_;
   const WriteAccess* access_ = nullptr;
+  // Parses each Write request into an arena of its own (see the .cc).
+  std::unique_ptr<grpc::MessageAllocator<v1::WriteRequest, v1::WriteResponse>>
+      write_allocator_;
 };
 
 }  // namespace ngsi_bridge::replier
