@@ -39,6 +39,9 @@ ABSL_FLAG(bool, from_earliest, false,
 ABSL_FLAG(bool, batches, false,
           "Read through EventStream.SubscribeBatches (several events per "
           "message) instead of Subscribe.");
+ABSL_FLAG(int32_t, batch_delay_ms, 0,
+          "With --batches: SubscribeRequest.max_batch_delay_ms, how long a "
+          "message may wait for more events.");
 ABSL_FLAG(int32_t, idle_ms, 3000, "Stop this long after the last event.");
 ABSL_FLAG(double, max_s, 120, "Hard stop.");
 
@@ -223,6 +226,8 @@ int main(int argc, char** argv) {
                          std::chrono::seconds(10));
     v1::InfoResponse info;
     grpc::Status status = stub->Info(&context, v1::InfoRequest(), &info);
+    request.set_max_batch_delay_ms(
+        static_cast<uint32_t>(absl::GetFlag(FLAGS_batch_delay_ms)));
     if (absl::GetFlag(FLAGS_from_earliest)) {
       request.set_start(v1::SubscribeRequest::EARLIEST);
     } else if (status.ok()) {

@@ -201,7 +201,7 @@ void ConsumerGroups::RebalanceLocked(
 grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
     std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease,
-    size_t max_batch_events) {
+    const BatchSettings& batching) {
   if (request.member().empty()) {
     return new EndedStream(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "a group subscription needs a member "
@@ -268,7 +268,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
         }
         const uint64_t session = next_session_++;
         SubscribeOptions options = options_.subscribe;
-        options.max_batch_events = max_batch_events;
+        batching.ApplyTo(options);
         options.on_done = [this, group_name = request.group(),
                            member = request.member(), session] {
           SessionEnded(group_name, member, session);

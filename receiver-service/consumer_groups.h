@@ -81,14 +81,14 @@ class ConsumerGroups {
       const Options& options, EventLog* log, EventHub* hub);
   ~ConsumerGroups();
 
-  // EventStream.Subscribe (or SubscribeBatches, `max_batch_events` > 0, see
-  // SubscribeOptions) with a group; `filter` is the subscriber's compiled
+  // EventStream.Subscribe (or SubscribeBatches, `batching.max_events` > 0,
+  // see SubscribeOptions) with a group; `filter` is the subscriber's compiled
   // filter (tenants granted included), `lease` its stream-limiter slot
   // (held by the stream; may be null). Never blocks.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context, const v1::SubscribeRequest& request,
       std::unique_ptr<EventMatcher> filter, std::shared_ptr<void> lease,
-      size_t max_batch_events = 0);
+      const BatchSettings& batching = {});
   // EventStream.Commit. NOT_FOUND for an unknown group, FAILED_PRECONDITION
   // for a member not in the group or a stale generation.
   grpc::ServerUnaryReactor* Commit(grpc::CallbackServerContext* context,

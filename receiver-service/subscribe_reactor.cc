@@ -21,6 +21,8 @@ constexpr size_t kReadAheadEvents = 256;
 constexpr size_t kMaxBatchBytes = size_t{1} << 20;
 // SubscribeBatches' events per message when the request names none.
 constexpr size_t kDefaultBatchEvents = 256;
+// The longest SubscribeBatches lets a message wait for more events.
+constexpr uint32_t kMaxBatchDelayMs = 1000;
 
 // "/madrid" matches "/madrid" and "/madrid/centro", not "/madridejos":
 // service paths are hierarchies of segments.
@@ -221,10 +223,10 @@ void SubscribeReactor::Pump() {
   // One message: the next matching record, or for SubscribeBatches every
   // one ready (up to the batch bounds). Whenever the walk would stop while
   // a batch holds records, it sends them first and the next Pump() meets
-  // the same stop again.
-  size_t batch_events = 0;
-  size_t batch_bytes = 0;
+  // the same stop again; with a batch delay it may first wait (keeping the
+  // token) for more records to join.
   const size_t max_events = std::max<size_t>(1, options_.max_batch_events);
+  bool caught_up = false;  // stopped only because nothing more is appended
   for (;;) {
     std::shared_ptr<const LogRecord> record;
     uint64_t want = 0;
@@ -232,12 +234,14 @@ void SubscribeReactor::Pump() {
       absl::MutexLock lock(&mu_);
       if (finished_) {
         slices_.clear();  // a batch being built: nothing will send it
+        batch_events_ = 0;
+        batch_bytes_ = 0;
         pumping_ = false;
         return;
       }
       want = next_sequence_;
       if (end_sequence_ != 0 && want > end_sequence_) {
-        if (batch_events > 0) break;
+        if (batch_events_ > 0) break;
         FinishLocked(grpc::Status::OK);
         pumping_ = false;
         return;
@@ -270,7 +274,7 @@ void SubscribeReactor::Pump() {
           read.ok() ? 0 : log_->stats().earliest_sequence;
       absl::MutexLock lock(&mu_);
       if (!read.ok()) {
-        if (batch_events > 0) break;
+        if (batch_events_ > 0) break;
         context_->AddTrailingMetadata("ngsi-earliest-sequence",
                                       std::to_string(earliest));
         FinishLocked(grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
@@ -284,7 +288,10 @@ void SubscribeReactor::Pump() {
         // Not appended yet. Anything queued meanwhile is re-examined; else
         // the next Offer() takes the token.
         if (queue_.empty()) {
-          if (batch_events > 0) break;
+          if (batch_events_ > 0) {
+            caught_up = true;
+            break;
+          }
           pumping_ = false;
           return;
         }
@@ -303,25 +310,58 @@ void SubscribeReactor::Pump() {
       if (options_.max_batch_events > 0) {
         slices_.push_back(BatchFieldPrefix(event.size()));
       }
-      batch_bytes += event.size();
+      if (batch_events_ == 0) {
+        batch_deadline_ = absl::Now() + options_.max_batch_delay;
+      }
+      batch_bytes_ += event.size();
       slices_.push_back(std::move(event));
-      ++batch_events;
+      ++batch_events_;
     }
     {
       absl::MutexLock lock(&mu_);
       next_sequence_ = want + 1;
     }
-    if (batch_events >= max_events || batch_bytes >= kMaxBatchBytes) break;
+    if (batch_events_ >= max_events || batch_bytes_ >= kMaxBatchBytes) break;
   }
+  if (caught_up && WaitForMoreEvents()) return;  // the alarm pumps again
   absl::MutexLock lock(&mu_);
   write_buffer_ = grpc::ByteBuffer(slices_.data(), slices_.size());
   slices_.clear();
+  batch_events_ = 0;
+  batch_bytes_ = 0;
   if (finished_) {
     pumping_ = false;
     return;
   }
   StartWrite(&write_buffer_);
   // The token passes to OnWriteDone().
+}
+
+bool SubscribeReactor::WaitForMoreEvents() {
+  if (options_.max_batch_delay <= absl::ZeroDuration() ||
+      absl::Now() >= batch_deadline_) {
+    return false;
+  }
+  std::shared_ptr<SubscribeReactor> self;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return false;
+    self = self_;
+  }
+  if (self == nullptr) return false;
+  // Offer() only queues meanwhile (the token stays ours); the alarm's
+  // callback holds the reactor and pumps on a gRPC thread, also when the
+  // alarm is cancelled (the stream ended: Pump() then drops the batch). It
+  // lets go of the reactor once run: the alarm keeps its callback until the
+  // alarm is destroyed, and the reactor owns the alarm.
+  batch_alarm_ = std::make_unique<grpc::Alarm>();
+  batch_alarm_->Set(absl::ToChronoTime(batch_deadline_),
+                    [self = std::move(self)](bool) mutable {
+                      const std::shared_ptr<SubscribeReactor> reactor =
+                          std::move(self);
+                      reactor->Pump();
+                    });
+  return true;
 }
 
 void SubscribeReactor::OnWriteDone(bool ok) {
@@ -414,10 +454,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::StartStream(
     }
   }
   const v1::SubscribeRequest* request = &parsed;
-  const size_t max_batch_events =
-      !batches ? 0
-      : request->max_batch_events() > 0 ? request->max_batch_events()
-                                        : kDefaultBatchEvents;
+  BatchSettings batching;
+  if (batches) {
+    batching.max_events = request->max_batch_events() > 0
+                              ? request->max_batch_events()
+                              : kDefaultBatchEvents;
+    batching.max_delay = absl::Milliseconds(
+        std::min(request->max_batch_delay_ms(), kMaxBatchDelayMs));
+  }
   StreamGrant grant;
   if (absl::Status admitted = AdmitSubscriber(auth_, limiter_, *context,
                                               request->filter(), grant);
@@ -436,7 +480,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::StartStream(
     }
     // The group's committed offsets decide where the stream starts.
     return groups_->Subscribe(context, *request, *std::move(matcher),
-                              std::move(grant.lease), max_batch_events);
+                              std::move(grant.lease), batching);
   }
   const LogStats stats = log_->stats();
   uint64_t next = stats.latest_sequence + 1;
@@ -481,7 +525,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::StartStream(
     id = next_id_++;
   }
   SubscribeOptions options = options_;
-  options.max_batch_events = max_batch_events;
+  batching.ApplyTo(options);
   auto reactor = std::make_shared<SubscribeReactor>(
       context, log_, hub_, *std::move(matcher), next, request->end_sequence(),
       options, absl::StrCat("grpc-", id));

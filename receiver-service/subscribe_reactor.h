@@ -11,8 +11,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/grpc_auth.h"
 #include "common/stream_limiter.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 #include "ngsi_bridge/v1/receiver.grpc.pb.h"
@@ -65,8 +67,26 @@ struct SubscribeOptions {
   // 0: one serialized NgsiEvent per message (Subscribe); N: NgsiEventBatch
   // messages of up to N events (SubscribeBatches).
   size_t max_batch_events = 0;
+  // SubscribeBatches: how long a message that has room for more events
+  // waits for them once it holds one (zero: it leaves at once). Under a
+  // steady flow each write then carries several events instead of one,
+  // which is what makes many streams affordable.
+  absl::Duration max_batch_delay = absl::ZeroDuration();
   // Runs once in OnDone() (consumer groups learn a member left).
   std::function<void()> on_done;
+};
+
+// What a SubscribeBatches request asks of its messages
+// (SubscribeRequest.max_batch_events / max_batch_delay_ms); the default
+// is a Subscribe stream.
+struct BatchSettings {
+  size_t max_events = 0;
+  absl::Duration max_delay = absl::ZeroDuration();
+
+  void ApplyTo(SubscribeOptions& options) const {
+    options.max_batch_events = max_events;
+    options.max_batch_delay = max_delay;
+  }
 };
 
 // One EventStream.Subscribe call: a server-streaming reactor that is also a
@@ -118,6 +138,10 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Sends the next matching record, or gives the pump token back when there
   // is none yet. Call holding the token, without mu_.
   void Pump();
+  // With a batch delay and time left before the batch's deadline: arms an
+  // alarm that pumps again then, and returns true (the caller keeps the
+  // token and returns). Call holding the token, without mu_.
+  bool WaitForMoreEvents();
   void FinishLocked(const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -140,6 +164,10 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Only the token holder touches these; they stay valid until the write
   // they back completes.
   std::vector<grpc::Slice> slices_;  // the message being built
+  size_t batch_events_ = 0;          // events in slices_
+  size_t batch_bytes_ = 0;
+  absl::Time batch_deadline_;        // when a waiting batch must leave
+  std::unique_ptr<grpc::Alarm> batch_alarm_;
   // Records read ahead from the log while catching up (consecutive, from
   // the front's sequence on).
   std::deque<std::shared_ptr<const LogRecord>> read_ahead_;

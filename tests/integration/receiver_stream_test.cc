@@ -404,6 +404,94 @@ TEST(ReceiverStreamTest, BatchesFollowLiveEventsAndApplyFilters) {
   }
 }
 
+// The stream's subscriber is attached (so what follows is live).
+bool OneGrpcConsumer(const ReceiverServer& server) {
+  return WaitFor([&] {
+    return server.metrics().Render().find(
+               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
+  });
+}
+
+TEST(ReceiverStreamTest, BatchDelayGathersLiveEventsIntoOneMessage) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto stub = Stub(*server);
+  v1::SubscribeRequest request = After(0, 10);
+  // The first event waits up to a second for company; ten local POSTs take
+  // milliseconds.
+  request.set_max_batch_delay_ms(1000);
+  BatchResult result;
+  std::thread reader([&] { result = ReadBatches(*stub, request); });
+  ASSERT_TRUE(OneGrpcConsumer(*server));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
+  }
+  reader.join();
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.sequences, Range(1, 10));
+  EXPECT_EQ(result.batches.size(), 1u);
+}
+
+TEST(ReceiverStreamTest, BatchDelayNeverHoldsAFullBatchOrALoneEvent) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto stub = Stub(*server);
+  v1::SubscribeRequest request = After(0, 8);
+  request.set_max_batch_events(3);
+  request.set_max_batch_delay_ms(50);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto reader = stub->SubscribeBatches(&context, request);
+  ASSERT_TRUE(OneGrpcConsumer(*server));
+  // One event and no other: it leaves when its delay ends.
+  ASSERT_EQ(Post(http, "E0"), 204);
+  v1::NgsiEventBatch batch;
+  ASSERT_TRUE(reader->Read(&batch));
+  ASSERT_EQ(batch.events_size(), 1);
+  EXPECT_EQ(batch.events(0).sequence(), 1u);
+  // Seven more: full batches of three leave without waiting; the rest
+  // (sequence 8, the stream's end) too.
+  for (int i = 1; i < 8; ++i) {
+    ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
+  }
+  std::vector<uint64_t> sequences;
+  while (reader->Read(&batch)) {
+    EXPECT_LE(batch.events_size(), 3);
+    for (const v1::NgsiEvent& event : batch.events()) {
+      sequences.push_back(event.sequence());
+    }
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(sequences, Range(2, 8));
+}
+
+TEST(ReceiverStreamTest, StreamCancelledWhileItsBatchWaitsEndsCleanly) {
+  auto server = StartReceiver(LocalReceiverConfig());
+  httplib::Client http("127.0.0.1", server->http_port());
+  auto stub = Stub(*server);
+  v1::SubscribeRequest request = After(0, 0);
+  request.set_max_batch_delay_ms(1000);
+  grpc::ClientContext context;
+  auto reader = stub->SubscribeBatches(&context, request);
+  ASSERT_TRUE(OneGrpcConsumer(*server));
+  ASSERT_EQ(Post(http, "E0"), 204);  // now waiting for company
+  context.TryCancel();
+  v1::NgsiEventBatch batch;
+  while (reader->Read(&batch)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(WaitFor([&] {
+    return server->metrics().Render().find(
+               "ngsi_receiver_consumers{kind=\"grpc\"} 0") != std::string::npos;
+  }));
+  // The receiver goes on serving new streams, the waiting event included.
+  ASSERT_EQ(Post(http, "E1"), 204);
+  BatchResult result = ReadBatches(*stub, After(0, 2));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.sequences, Range(1, 2));
+}
+
 TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
   auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());

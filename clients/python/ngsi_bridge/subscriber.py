@@ -80,6 +80,12 @@ class EventSubscriber:
             message when the receiver has a backlog: far fewer messages for
             Python to decode under load); falls back to ``Subscribe`` on a
             receiver without it. Events and their order are the same.
+        batch_delay_ms: with ``batches``: how long the receiver lets a message
+            that holds an event wait for more (``max_batch_delay_ms``, at most
+            1000). The default 5 ms adds at most that to each event's latency
+            and, under a steady flow, turns one message per event into one per
+            several, which costs the receiver and this process far less. 0
+            sends every event at once.
 
     One thread iterates; ``close()`` may be called from any thread and ends the
     iteration. ``last_sequence`` is the last sequence delivered (None before one).
@@ -91,9 +97,13 @@ class EventSubscriber:
                  entity_id: str = "", entity_id_pattern: str = "", attrs: Sequence[str] = (),
                  reconnect: bool = True, give_up_after: Optional[float] = 60.0,
                  initial_backoff: float = 0.1, max_backoff: float = 5.0,
-                 channel: Optional[grpc.Channel] = None, batches: bool = True):
+                 channel: Optional[grpc.Channel] = None, batches: bool = True,
+                 batch_delay_ms: int = 5):
         self.address = address
         self.batches = batches
+        if not 0 <= int(batch_delay_ms) <= 1000:
+            raise ValueError(f"batch_delay_ms={batch_delay_ms}: use 0..1000")
+        self.batch_delay_ms = int(batch_delay_ms)
         self._start, self._after = self._parse_start(start, after_sequence)
         self.end_sequence = int(end_sequence)
         self.filter = make_filter(service, service_path_prefix, entity_type, entity_id,
@@ -147,7 +157,8 @@ class EventSubscriber:
         else:
             start, after = self._start, self._after
         return receiver_pb2.SubscribeRequest(start=start, after_sequence=after,
-                                             end_sequence=self.end_sequence, filter=self.filter)
+                                             end_sequence=self.end_sequence, filter=self.filter,
+                                             max_batch_delay_ms=self.batch_delay_ms)
 
     def _pin_latest(self) -> None:
         """Turns a LATEST start into AFTER <latest now>, so that a reconnect

@@ -33,6 +33,18 @@ def test_a_backlog_arrives_in_batches_unpacked_in_order(fake_receiver):
     assert max(fake_receiver.servicer.batch_sizes) > 1
 
 
+def test_the_batch_delay_is_asked_of_the_receiver_and_checked(fake_receiver):
+    fake_receiver.servicer.append(*[make_event(i) for i in range(1, 4)])
+    with EventSubscriber(fake_receiver.address, "earliest", end_sequence=3) as sub:
+        assert [e.sequence for e in sub] == [1, 2, 3]
+    with EventSubscriber(fake_receiver.address, "earliest", end_sequence=3,
+                         batch_delay_ms=0) as sub:
+        assert [e.sequence for e in sub] == [1, 2, 3]
+    assert [r.max_batch_delay_ms for r in fake_receiver.servicer.requests] == [5, 0]
+    with pytest.raises(ValueError, match="batch_delay_ms"):
+        EventSubscriber(fake_receiver.address, batch_delay_ms=1001)
+
+
 def test_a_receiver_without_batches_is_read_one_event_per_message(fake_receiver):
     fake_receiver.servicer.batches = False
     fake_receiver.servicer.append(*[make_event(i) for i in range(1, 6)])
