@@ -57,7 +57,10 @@ def main() -> int:
         f"- Load average (1/5/15 min) before the run: {meta['load_before']}, after: "
         f"{meta['load_after']}.\n"
         f"- Payloads: " + ", ".join(f"{k} = {v} bytes" for k, v in meta["payload_bytes"].items())
-        + f"; receiver and bare httplib server with `--http_threads={meta.get('http_threads', 80)}`.")
+        + f"; receiver and bare httplib server with `--http_threads={meta.get('http_threads', 80)}`"
+        + (f"; the SubscribeBatches consumers (`grpc1b`, `grpc16b`) ask for "
+           f"`max_batch_delay_ms = {meta['batch_delay_ms']}`" if "batch_delay_ms" in meta else "")
+        + ".")
     if meta.get("replier_from"):
         # A receiver-only run (--no-replier) merged with the replier rows of
         # an earlier full run: say which.

@@ -37,6 +37,28 @@ def test_every_container_has_requests_and_limits(overlay):
                     f"{where} {container['name']}: no {section}.{resource}")
 
 
+def memory_bytes(quantity: str) -> int:
+    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity[:-2]) * factor)
+    return int(quantity)
+
+
+def test_receiver_log_budget_fits_its_memory_limit(overlay):
+    # The receiver's RSS at steady state is about 1.4x --log_max_bytes plus
+    # ~50 MiB (docs/performance.md, Memory); the default budget (512 MiB)
+    # would be OOM-killed under a 512Mi limit.
+    _, resources = overlay
+    receiver = workload_for(resources, "ngsi-receiver")
+    env = config_env(resources, receiver)
+    budget = int(env.get("NGSI_RECEIVER_LOG_MAX_BYTES", 512 << 20))
+    limit = memory_bytes(pod_spec(receiver)["containers"][0]["resources"]["limits"]["memory"])
+    assert 1.4 * budget + (50 << 20) <= limit, (
+        f"--log_max_bytes {budget} needs about {1.4 * budget + (50 << 20):.0f} bytes, "
+        f"limit is {limit}")
+
+
 def test_every_container_has_liveness_and_readiness_probes(overlay):
     _, resources = overlay
     for where, _, container in containers(resources):
