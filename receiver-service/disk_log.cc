@@ -280,6 +280,11 @@ absl::Status DiskLog::RollLocked() {
 }
 
 absl::Status DiskLog::Append(uint64_t sequence, const v1::NgsiEvent& event) {
+  return Append(sequence, event.SerializeAsString());
+}
+
+absl::Status DiskLog::Append(uint64_t sequence,
+                             absl::string_view serialized_event) {
   absl::MutexLock lock(&mu_);
   if (stopping_) {
     return absl::UnavailableError("the receiver is shutting down");
@@ -303,10 +308,8 @@ absl::Status DiskLog::Append(uint64_t sequence, const v1::NgsiEvent& event) {
     }
   }
   Segment& active = *segments_.back();
-  std::string payload;
-  event.SerializeToString(&payload);
   encode_buffer_.clear();
-  EncodeRecord(sequence, payload, encode_buffer_);
+  EncodeRecord(sequence, serialized_event, encode_buffer_);
   int error = 0;
   if (!WriteAll(active.fd, encode_buffer_.data(), encode_buffer_.size(),
                 active.size, error)) {

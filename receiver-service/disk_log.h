@@ -90,6 +90,8 @@ class DiskLog {
   // the next Append may succeed once space returns. kFailedPrecondition
   // after Shutdown().
   absl::Status Append(uint64_t sequence, const v1::NgsiEvent& event);
+  // The same with the event already serialized (EventLog has its bytes).
+  absl::Status Append(uint64_t sequence, absl::string_view serialized_event);
 
   // Blocks until `sequence` (already appended) is durable per the policy:
   // kAlways fsyncs (one fsync covers every waiter it finds), kGroup waits for

@@ -21,9 +21,10 @@ constexpr size_t kMemoryPerEvent = 1024;
 // What a record costs in memory: the event (estimated) plus the raw request
 // kept for line formats. The budget exists to bound the process's memory
 // (counting serialized bytes alone, bench/ saw 5.7 GB resident for 512 MiB).
-size_t RecordBytes(const v1::NgsiEvent& event,
+size_t RecordBytes(const v1::NgsiEvent& event, size_t serialized_size,
                    const NotificationRequest* request) {
-  size_t bytes = EstimatedEventMemory(event) + sizeof(LogRecord);
+  size_t bytes =
+      EstimatedEventMemory(event, serialized_size) + sizeof(LogRecord);
   if (request != nullptr) {
     bytes += request->body.size() + request->path.size() +
              request->query.size() + request->method.size();
@@ -34,13 +35,53 @@ size_t RecordBytes(const v1::NgsiEvent& event,
   return bytes;
 }
 
+// The serialized sequence (field 1) and received_at (field 2) of an event,
+// at most this long.
+constexpr size_t kMaxEnvelopeBytes = 32;
+
+void AppendVarint(uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out += static_cast<char>((value & 0x7F) | 0x80);
+    value >>= 7;
+  }
+  out += static_cast<char>(value);
+}
+
+// What SerializeAsString() writes for fields 1 and 2 of `event`: the first
+// two fields in field-number order, so these bytes followed by the
+// serialization of the event without them are the whole event's.
+void AppendEnvelope(const v1::NgsiEvent& event, std::string& out) {
+  out += '\x08';  // sequence: field 1, varint
+  AppendVarint(event.sequence(), out);
+  const google::protobuf::Timestamp& at = event.received_at();
+  std::string timestamp;
+  if (at.seconds() != 0) {
+    timestamp += '\x08';
+    AppendVarint(static_cast<uint64_t>(at.seconds()), timestamp);
+  }
+  if (at.nanos() != 0) {
+    timestamp += '\x10';
+    // int32: a negative value is sign-extended to 64 bits, as protobuf does.
+    AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(at.nanos())),
+                 timestamp);
+  }
+  out += '\x12';  // received_at: field 2, length-delimited
+  AppendVarint(timestamp.size(), out);
+  out += timestamp;
+}
+
 }  // namespace
 
 size_t EstimatedEventMemory(const v1::NgsiEvent& event) {
+  return EstimatedEventMemory(event, event.ByteSizeLong());
+}
+
+size_t EstimatedEventMemory(const v1::NgsiEvent& event,
+                            size_t serialized_size) {
   // A raw body (custom notifications, line formats) is one flat string:
   // about its size in memory, plus its share of the two cached copies.
   const size_t body = event.body().size();
-  const size_t structured = event.ByteSizeLong() - body;
+  const size_t structured = serialized_size - std::min(body, serialized_size);
   return kMemoryPerSerializedByte * structured + 3 * body + kMemoryPerEvent;
 }
 
@@ -57,9 +98,16 @@ EventLog::EventLog(const Options& options) : options_(options) {}
 
 absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
     v1::NgsiEvent event, std::shared_ptr<const NotificationRequest> request) {
-  // Sized before the lock: serializing-size a large event is the expensive
-  // part, and sequence/received_at add a constant.
-  const size_t bytes = RecordBytes(event, request.get());
+  // Serialized before the lock, once: the size prices the record, and the
+  // bytes become its wire form once the lock has put the sequence and
+  // received_at in front of them (the first two fields: the result is
+  // exactly SerializeAsString()'s), for the gRPC streams and the disk.
+  event.clear_sequence();
+  event.clear_received_at();
+  std::string rest = event.SerializeAsString();
+  std::string wire;
+  wire.reserve(kMaxEnvelopeBytes + rest.size());  // no allocation under lock
+  const size_t bytes = RecordBytes(event, rest.size(), request.get());
   if (bytes > options_.max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("event of ", bytes, " bytes exceeds the log's byte "
@@ -87,14 +135,17 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
     auto* received_at = record->event.mutable_received_at();
     received_at->set_seconds(nanos / 1000000000);
     received_at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+    AppendEnvelope(record->event, wire);
+    wire += rest;
     if (disk_ != nullptr) {
       // Under our lock so that file order is sequence order; a failed write
       // consumes no sequence and leaves nothing behind (disk full: 503).
-      if (absl::Status written = disk_->Append(next_sequence_, record->event);
+      if (absl::Status written = disk_->Append(next_sequence_, wire);
           !written.ok()) {
         return written;
       }
     }
+    record->wire_.Set(std::move(wire));
     ++next_sequence_;
 
     records_.push_back(record);
@@ -161,7 +212,8 @@ absl::Status EventLog::ReadRange(
   if (!event.ok()) return event.status();
   auto record = std::make_shared<LogRecord>();
   record->event = *std::move(event);
-  record->bytes = RecordBytes(record->event, nullptr);
+  record->bytes =
+      RecordBytes(record->event, record->event.ByteSizeLong(), nullptr);
   out.push_back(std::move(record));
   return absl::OkStatus();
 }

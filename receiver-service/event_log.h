@@ -34,6 +34,10 @@ class OnceString {
     absl::call_once(once_, [&] { value_ = std::forward<Make>(make)(); });
     return value_;
   }
+  // Gives the value before any caller asked (no effect if one did).
+  void Set(std::string value) {
+    absl::call_once(once_, [&] { value_ = std::move(value); });
+  }
 
  private:
   mutable absl::once_flag once_;
@@ -50,6 +54,8 @@ class OnceString {
 // except for the raw body, a flat string counted at about its size; tests
 // hold the estimate above SpaceUsedLong for every fixture.
 size_t EstimatedEventMemory(const v1::NgsiEvent& event);
+// The same, given the event's serialized size.
+size_t EstimatedEventMemory(const v1::NgsiEvent& event, size_t serialized_size);
 
 // One accepted notification as retained by the log. Immutable once appended,
 // shared (shared_ptr) by the log, the fan-out queues and in-flight writes.
@@ -64,17 +70,19 @@ struct LogRecord {
 
   uint64_t sequence() const { return event.sequence(); }
 
-  // `event` in protobuf wire format, serialized on the first call and shared
-  // by every later one: each gRPC stream that sends the event unchanged
-  // sends these bytes instead of serializing it again (~9-13 us per extra
-  // subscriber per 1 KB event, measured in bench/). Call only once the
-  // record is appended (sequence and received_at set).
+  // `event` in protobuf wire format, shared by every reader: each gRPC
+  // stream that sends the event unchanged sends these bytes instead of
+  // serializing it again (~9-13 us per extra subscriber per 1 KB event,
+  // measured in bench/). EventLog::Append() builds them with the event;
+  // a record made otherwise serializes on the first call. Call only once
+  // the record is appended (sequence and received_at set).
   const std::string& wire() const;
   // The `event-json` line of `event` (with its '\n'), rendered on the first
   // call and shared by every listener and client.
   const std::string& event_json_line() const;
 
  private:
+  friend class EventLog;  // gives wire_ at append
   OnceString wire_;
   OnceString event_json_line_;
 };

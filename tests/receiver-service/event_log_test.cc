@@ -9,6 +9,7 @@
 #include "common/ngsi_json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/receiver-service/notification_test_util.h"
 
 namespace ngsi_bridge::receiver {
 namespace {
@@ -161,6 +162,30 @@ TEST(LogRecordTest, WireIsTheEventSerializedOnceAndShared) {
   EXPECT_EQ(parsed.sequence(), 1u);
   EXPECT_EQ(parsed.received_at().seconds(),
             (*record)->event.received_at().seconds());
+}
+
+// Append() serializes the event before its lock and puts the sequence and
+// received_at in front under it: the bytes must be protobuf's own.
+TEST(LogRecordTest, WireIsProtobufsSerializationForEveryFixture) {
+  EventLog log({});
+  size_t checked = 0;
+  for (const std::string& name :
+       testing::ListNotificationFixtures(FixtureDir())) {
+    absl::StatusOr<v1::NgsiEvent> event = ParseFixture(name);
+    if (!event.ok()) continue;
+    event->set_sequence(999999);  // overwritten by the log
+    auto record = log.Append(*std::move(event), nullptr);
+    ASSERT_TRUE(record.ok()) << name << ": " << record.status();
+    EXPECT_EQ((*record)->wire(), (*record)->event.SerializeAsString()) << name;
+    ++checked;
+  }
+  EXPECT_GT(checked, 50u);
+  // The first sequences take one varint byte, later ones more.
+  for (int i = 0; i < 300; ++i) {
+    auto record = log.Append(EventWithBody(i % 7), nullptr);
+    ASSERT_TRUE(record.ok());
+    ASSERT_EQ((*record)->wire(), (*record)->event.SerializeAsString());
+  }
 }
 
 TEST(LogRecordTest, EventJsonLineIsRenderedOnceWithItsNewline) {
