@@ -395,6 +395,10 @@ void SubscribeReactor::End(const grpc::Status& status) {
 void SubscribeReactor::OnDone() {
   hub_->Detach(this);
   if (options_.on_done) options_.on_done();
+  // Now, not in the destructor: a waiting batch's alarm may keep this
+  // object up to max_batch_delay longer, possibly past the server that
+  // owns the limiter.
+  lease_.reset();
   std::shared_ptr<SubscribeReactor> self;
   {
     absl::MutexLock lock(&mu_);

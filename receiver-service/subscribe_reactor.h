@@ -118,8 +118,8 @@ class SubscribeReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
   // Ends the stream with `status` (a consumer group rebalanced).
   // Idempotent; never blocks.
   void End(const grpc::Status& status);
-  // Keeps `lease` (a StreamLimiter slot) until the reactor is destroyed.
-  // Call before Start().
+  // Keeps `lease` (a StreamLimiter slot) until the stream is done. Call
+  // before Start().
   void HoldLease(std::shared_ptr<void> lease) { lease_ = std::move(lease); }
 
   // grpc::ServerWriteReactor
