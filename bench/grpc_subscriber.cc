@@ -134,6 +134,9 @@ bool SplitBatch(absl::string_view batch,
 void ReadRaw(grpc::GenericStub& stub, const v1::SubscribeRequest& request,
              bool batches, Stream& stream, std::atomic<int>& started) {
   grpc::CompletionQueue cq;
+  // A connect that fails once (ports still in TIME_WAIT after a new-16
+  // cell, a loaded receiver) is retried rather than failing the stream.
+  stream.context.set_wait_for_ready(true);
   auto call = stub.PrepareCall(
       &stream.context,
       batches ? "/ngsi_bridge.v1.EventStream/SubscribeBatches"
@@ -259,6 +262,7 @@ int main(int argc, char** argv) {
   for (auto& stream : streams) {
     if (!decode) break;
     auto stub = v1::EventStream::NewStub(stream->channel);
+    stream->context.set_wait_for_ready(true);
     readers.push_back(stub->Subscribe(&stream->context, request));
   }
   std::fprintf(stderr, "ready\n");

@@ -116,7 +116,29 @@ def main() -> int:
     values["PARSE_10KB"] = num(p10 - h10 if p10 and h10 else None)
     values["PARSE_10KB_X"] = num((p10 - h10) / h10 if p10 and h10 else None, 0)
     l1 = cpu("ka-16", "1KB", "ours-line1")
-    values["LINE_EXTRA"] = num(l1 - g1 if l1 and g1 else None)
+    values["LINE_1KB_CPU"] = num(l1)
+    # One sender, one request in flight: a rate is one over the round trip.
+    rate = lambda mode, p, n: med(target(mode, p, n).get("delivered_per_s"))  # noqa: E731
+    fpc1, nginx1 = rate("ka-1", "200B", "fpc-line1"), rate("ka-1", "200B", "nginx-204")
+    ours1 = rate("ka-1", "200B", "ours-grpc1")
+    values["KA1_FPC"], values["KA1_NGINX"], values["KA1_OURS"] = num(fpc1), num(nginx1), num(ours1)
+    values["KA1_NGINX_X"] = num(nginx1 / fpc1 if nginx1 and fpc1 else None, 1)
+    values["KA1_FPC_RTT"] = num(1e6 / fpc1 if fpc1 else None)
+    values["KA1_NGINX_RTT"] = num(1e6 / nginx1 if nginx1 else None)
+    values["KA1_OURS_RTT"] = num(1e6 / ours1 if ours1 else None)
+    values["KA1_NEEDED_RTT"] = num(1e6 / (50 * fpc1) if fpc1 else None)
+    # 10 KB: what 50x the old connector would take, against what parsing
+    # the body alone allows (the bare server with nlohmann::json::parse).
+    fpc10 = [rate(m, "10KB", "fpc-line1") for m in ("ka-16", "ka-64")]
+    fpc10 = [v for v in fpc10 if v]
+    values["FPC_10KB"] = "–".join(num(v) for v in sorted(fpc10)) if fpc10 else "n/a"
+    values["NEEDED_10KB"] = "–".join(num(50 * v) for v in sorted(fpc10)) if fpc10 else "n/a"
+    values["PARSE_10KB_RATE"] = num(rate("ka-16", "10KB", "httplib-parse-204"))
+    values["OURS_10KB_RATE"] = num(rate("ka-16", "10KB", "ours-grpc1b"))
+    values["OURS_10KB_B_CPU"] = num(cpu("ka-16", "10KB", "ours-grpc1b"))
+    g16b_rate = rate("ka-16", "1KB", "ours-grpc16b")
+    values["GRPC16B_RATE"] = num(g16b_rate)
+    values["GRPC16B_EVENTS"] = num(16 * g16b_rate if g16b_rate else None)
     # Verdicts of target 1: cells with keep-alive senders >= 16 at >= 50x.
     met, missed = [], []
     for mode in ("ka-1", "ka-16", "ka-64"):
@@ -291,7 +313,7 @@ def main() -> int:
     ratio = None
     if steady and med(steady.get("retained_bytes") or {}):
         ratio = med(steady["VmHWM_kb"]) * 1024 / med(steady["retained_bytes"])
-    values["RSS_RATIO"] = num(ratio, 0)
+    values["RSS_RATIO"] = num(ratio, 1)
     values["TABLE"] = data["table"]
     loads = [meta["load_before"][0], meta["load_after"][0]] + [
         x[0] for x in meta.get("load_per_repetition", [])]
