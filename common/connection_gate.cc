@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 
@@ -27,12 +29,7 @@ const std::string& Canned503() {
 
 }  // namespace
 
-std::string PeerAddress(int sock) {
-  sockaddr_storage peer{};
-  socklen_t length = sizeof(peer);
-  if (getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
-    return "unknown";
-  }
+std::string SourceOf(const sockaddr_storage& peer) {
   char text[INET6_ADDRSTRLEN] = "";
   if (peer.ss_family == AF_INET) {
     const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
@@ -42,10 +39,22 @@ std::string PeerAddress(int sock) {
     if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
       inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], text, sizeof(text));
     } else {
-      inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+      in6_addr prefix = v6->sin6_addr;
+      std::memset(&prefix.s6_addr[8], 0, 8);  // the interface identifier
+      inet_ntop(AF_INET6, &prefix, text, sizeof(text));
+      return absl::StrCat(text, "/64");
     }
   }
   return text[0] == '\0' ? "unknown" : text;
+}
+
+std::string PeerAddress(int sock) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof(peer);
+  if (getpeername(sock, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+    return "unknown";
+  }
+  return SourceOf(peer);
 }
 
 ConnectionGate::ConnectionGate(const Options& options,

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <string>
 
@@ -59,8 +61,13 @@ class ConnectionGate {
   absl::Time next_log_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-// The source of a connected socket as text ("unknown" when it has none);
-// IPv4-mapped IPv6 as plain IPv4.
+// What the per-source connection cap counts by: an IPv4 address (an
+// IPv4-mapped IPv6 one included) as itself, an IPv6 address by its /64
+// ("2001:db8:1:2::/64"), since one host usually holds a whole /64 and could
+// otherwise open a cap's worth of connections from each of its addresses;
+// "unknown" for another family.
+std::string SourceOf(const sockaddr_storage& peer);
+// SourceOf() the peer of a connected socket ("unknown" when it has none).
 std::string PeerAddress(int sock);
 
 }  // namespace ngsi_bridge::common
