@@ -191,8 +191,12 @@ func TestResumesAcrossBrokenConnectionsWithoutGapOrDuplicate(t *testing.T) {
 	_, first, end := replay(t)
 	p := newProxy(t, env(t, "NGSI_BRIDGE_RECEIVER_GRPC"))
 	conn := dial(t, p.lis.Addr().String())
+	// Subscribe, one event per message: SubscribeBatches would bring the
+	// whole retained replay in its first message, before any cut could land
+	// (its resume inside a batch is unit-tested against the fake).
 	s := subscriber.New(pb.NewEventStreamClient(conn), subscriber.Earliest(),
-		subscriber.WithEndSequence(end), subscriber.WithBackoff(10*time.Millisecond, 100*time.Millisecond))
+		subscriber.WithEndSequence(end), subscriber.WithBackoff(10*time.Millisecond, 100*time.Millisecond),
+		subscriber.WithBatches(false, 0))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var events []*pb.NgsiEvent

@@ -77,6 +77,17 @@ func WithBackoff(initial, max time.Duration) Option {
 	return func(s *Subscriber) { s.initialBackoff, s.maxBackoff = initial, max }
 }
 
+// WithBatches chooses EventStream.SubscribeBatches (the default) or, false,
+// Subscribe (one event per message). delayMs is the request's
+// max_batch_delay_ms: how long the receiver lets a message that holds an
+// event wait for more (default 5; 0 sends every event at once). Under a
+// steady flow a few milliseconds turn one gRPC message per event into one
+// per several, which costs the receiver and this process far less. A
+// receiver without SubscribeBatches is read through Subscribe.
+func WithBatches(on bool, delayMs uint32) Option {
+	return func(s *Subscriber) { s.batches, s.batchDelayMs = on, delayMs }
+}
+
 // WithMaxRetries bounds consecutive failed reconnects (0: retry forever).
 // The count resets whenever an event arrives.
 func WithMaxRetries(n int) Option { return func(s *Subscriber) { s.maxRetries = n } }
@@ -91,6 +102,8 @@ type Subscriber struct {
 	initialBackoff time.Duration
 	maxBackoff     time.Duration
 	maxRetries     int
+	batches        bool
+	batchDelayMs   uint32
 	last           atomic.Uint64 // 0: nothing delivered yet
 	reconnects     atomic.Int64
 }
@@ -98,7 +111,8 @@ type Subscriber struct {
 // New returns a Subscriber; nothing is sent before Run.
 func New(client pb.EventStreamClient, start Start, opts ...Option) *Subscriber {
 	s := &Subscriber{client: client, start: start,
-		initialBackoff: 100 * time.Millisecond, maxBackoff: 5 * time.Second}
+		initialBackoff: 100 * time.Millisecond, maxBackoff: 5 * time.Second,
+		batches: true, batchDelayMs: 5}
 	for _, o := range opts {
 		o(s)
 	}
@@ -130,6 +144,9 @@ func Retryable(err error) bool {
 func (s *Subscriber) request() *pb.SubscribeRequest {
 	req := &pb.SubscribeRequest{Start: s.start.kind, AfterSequence: s.start.after,
 		EndSequence: s.end, Filter: s.filter}
+	if s.batches {
+		req.MaxBatchDelayMs = s.batchDelayMs
+	}
 	if last := s.last.Load(); last > 0 {
 		req.Start, req.AfterSequence = pb.SubscribeRequest_AFTER, last
 	}
@@ -186,34 +203,67 @@ func (h handlerError) Unwrap() error { return h.err }
 func (s *Subscriber) once(ctx context.Context, handle func(*pb.NgsiEvent) error) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := s.client.Subscribe(ctx, s.request())
+	recv, err := s.open(ctx)
 	if err != nil {
 		return false, err
 	}
 	progressed := false
 	for {
-		event, err := stream.Recv()
+		events, err := recv()
+		if status.Code(err) == codes.Unimplemented && s.batches && !progressed {
+			// An older receiver: read it one event per message from now on.
+			s.batches = false
+			return s.once(ctx, handle)
+		}
 		if err == io.EOF {
 			return progressed, nil // the server completed at end_sequence
 		}
 		if err != nil {
 			return progressed, err
 		}
-		seq := event.GetSequence()
-		if last := s.last.Load(); last > 0 && seq <= last {
-			continue // never deliver twice, whatever the server resends
-		}
-		if err := handle(event); err != nil {
-			if errors.Is(err, ErrStop) {
-				s.last.Store(seq)
-				return true, err
+		for _, event := range events {
+			seq := event.GetSequence()
+			if last := s.last.Load(); last > 0 && seq <= last {
+				continue // never deliver twice, whatever the server resends
 			}
-			return progressed, handlerError{err}
-		}
-		s.last.Store(seq)
-		progressed = true
-		if s.end > 0 && seq >= s.end {
-			return true, nil
+			if err := handle(event); err != nil {
+				if errors.Is(err, ErrStop) {
+					s.last.Store(seq)
+					return true, err
+				}
+				return progressed, handlerError{err}
+			}
+			s.last.Store(seq)
+			progressed = true
+			if s.end > 0 && seq >= s.end {
+				return true, nil
+			}
 		}
 	}
+}
+
+// open starts one stream and returns its reader: the events of the next
+// message (one for Subscribe, a batch for SubscribeBatches).
+func (s *Subscriber) open(ctx context.Context) (func() ([]*pb.NgsiEvent, error), error) {
+	if s.batches {
+		stream, err := s.client.SubscribeBatches(ctx, s.request())
+		if err != nil {
+			return nil, err
+		}
+		return func() ([]*pb.NgsiEvent, error) {
+			batch, err := stream.Recv()
+			return batch.GetEvents(), err
+		}, nil
+	}
+	stream, err := s.client.Subscribe(ctx, s.request())
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]*pb.NgsiEvent, error) {
+		event, err := stream.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return []*pb.NgsiEvent{event}, nil
+	}, nil
 }

@@ -193,3 +193,54 @@ func TestParseStart(t *testing.T) {
 		}
 	}
 }
+
+func TestBatchesAreReadWithTheirDelayAndUnpackedInOrder(t *testing.T) {
+	r := &fake.Receiver{Events: fake.Events(1, 10), Earliest: 1, BatchOf: 4}
+	s := subscriber.New(client(t, r), subscriber.Earliest(), subscriber.WithEndSequence(10))
+	got, err := collect(t, s)
+	if err != nil || !equal(got, seqRange(1, 10)) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if sizes := r.BatchSizes; len(sizes) != 3 || sizes[0] != 4 || sizes[2] != 2 {
+		t.Fatalf("batch sizes %v, want [4 4 2]", sizes)
+	}
+	if delay := r.SubscribeRequests()[0].GetMaxBatchDelayMs(); delay != 5 {
+		t.Fatalf("max_batch_delay_ms = %d, want the default 5", delay)
+	}
+}
+
+func TestResumesInsideABatchWithoutGapOrDuplicate(t *testing.T) {
+	// Breaks after 3 events: the stream's second batch of 2 is cut short.
+	r := &fake.Receiver{Events: fake.Events(1, 12), Earliest: 1, BatchOf: 2, BreakAfter: []int{3, 5}}
+	s := subscriber.New(client(t, r), subscriber.Earliest(), subscriber.WithEndSequence(12),
+		subscriber.WithBackoff(time.Millisecond, time.Millisecond))
+	got, err := collect(t, s)
+	if err != nil || !equal(got, seqRange(1, 12)) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+}
+
+func TestAReceiverWithoutBatchesIsReadThroughSubscribe(t *testing.T) {
+	r := &fake.Receiver{Events: fake.Events(1, 5), Earliest: 1, NoBatches: true}
+	s := subscriber.New(client(t, r), subscriber.Earliest(), subscriber.WithEndSequence(5))
+	got, err := collect(t, s)
+	if err != nil || !equal(got, seqRange(1, 5)) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if s.Reconnects() != 0 || len(r.BatchSizes) != 0 {
+		t.Fatalf("reconnects %d, batches %v", s.Reconnects(), r.BatchSizes)
+	}
+}
+
+func TestBatchesOffReadsOneEventPerMessage(t *testing.T) {
+	r := &fake.Receiver{Events: fake.Events(1, 3), Earliest: 1}
+	s := subscriber.New(client(t, r), subscriber.Earliest(), subscriber.WithEndSequence(3),
+		subscriber.WithBatches(false, 0))
+	got, err := collect(t, s)
+	if err != nil || !equal(got, seqRange(1, 3)) || len(r.BatchSizes) != 0 {
+		t.Fatalf("got %v, %v, batches %v", got, err, r.BatchSizes)
+	}
+	if r.SubscribeRequests()[0].GetMaxBatchDelayMs() != 0 {
+		t.Fatalf("a Subscribe request asks no batch delay")
+	}
+}

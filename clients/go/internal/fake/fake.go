@@ -33,6 +33,65 @@ type Receiver struct {
 	// Resend makes every stream resend the event at after_sequence first
 	// (a misbehaving server) so the client's duplicate guard shows.
 	Resend bool
+	// NoBatches answers SubscribeBatches with UNIMPLEMENTED (an older
+	// receiver); BatchSizes records the events of every batch sent.
+	NoBatches  bool
+	BatchSizes []int
+	// BatchOf groups that many consecutive events per batch (0: 2).
+	BatchOf int
+}
+
+// SubscribeBatches implements EventStream: the Subscribe stream, its events
+// grouped BatchOf at a time (the last batch of a stream may be shorter).
+func (r *Receiver) SubscribeBatches(req *pb.SubscribeRequest, stream pb.EventStream_SubscribeBatchesServer) error {
+	r.mu.Lock()
+	if r.NoBatches {
+		r.mu.Unlock()
+		return status.Error(codes.Unimplemented, "unknown method SubscribeBatches")
+	}
+	size := r.BatchOf
+	r.mu.Unlock()
+	if size <= 0 {
+		size = 2
+	}
+	batcher := &batchingStream{ServerStream: stream, out: stream, size: size, receiver: r}
+	err := r.Subscribe(req, batcher)
+	if flushErr := batcher.flush(); err == nil || status.Code(err) == codes.Unavailable {
+		// What was sent before a break or the end still goes out.
+		if flushErr != nil {
+			return flushErr
+		}
+	}
+	return err
+}
+
+// batchingStream takes Subscribe's events and sends them as batches.
+type batchingStream struct {
+	grpc.ServerStream
+	out      pb.EventStream_SubscribeBatchesServer
+	size     int
+	pending  []*pb.NgsiEvent
+	receiver *Receiver
+}
+
+func (b *batchingStream) Send(e *pb.NgsiEvent) error {
+	b.pending = append(b.pending, e)
+	if len(b.pending) < b.size {
+		return nil
+	}
+	return b.flush()
+}
+
+func (b *batchingStream) flush() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	b.receiver.mu.Lock()
+	b.receiver.BatchSizes = append(b.receiver.BatchSizes, len(b.pending))
+	b.receiver.mu.Unlock()
+	err := b.out.Send(&pb.NgsiEventBatch{Events: b.pending})
+	b.pending = nil
+	return err
 }
 
 // Subscribe implements EventStream.
@@ -89,6 +148,11 @@ func (r *Receiver) Subscribe(req *pb.SubscribeRequest, stream pb.EventStream_Sub
 	}
 	if req.GetEndSequence() > 0 {
 		return nil
+	}
+	if b, ok := stream.(*batchingStream); ok {
+		if err := b.flush(); err != nil { // caught up: the batch leaves now
+			return err
+		}
 	}
 	<-stream.Context().Done() // follow: wait for live events that never come
 	return status.FromContextError(stream.Context().Err()).Err()
