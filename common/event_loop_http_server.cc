@@ -6,14 +6,12 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <optional>
 #include <cstring>
 #include <unordered_map>
 #include <utility>
@@ -206,10 +204,7 @@ class EventLoopHttpServer::Loop {
     WakeFd(wake_fd_);
   }
 
-  void Run(std::optional<int> nice) {
-    // Raising one's own nice value needs no privilege; a failure leaves the
-    // default priority, which only makes consumers slower.
-    if (nice) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), *nice);
+  void Run() {
     epoll_event events[128];
     Clock::time_point next_sweep = Clock::now() + std::chrono::seconds(1);
     Clock::time_point drain_deadline{};
@@ -577,9 +572,8 @@ absl::StatusOr<int> EventLoopHttpServer::Start(const std::string& host,
     if (absl::Status status = loop->Init(); !status.ok()) return status;
     loops_.push_back(std::move(loop));
   }
-  const std::optional<int> nice = WorkerNiceValue(options_.tuning);
   for (auto& loop : loops_) {
-    loop_threads_.emplace_back([&loop = *loop, nice] { loop.Run(nice); });
+    loop_threads_.emplace_back([&loop = *loop] { loop.Run(); });
   }
   accept_thread_ = std::thread([this] { AcceptUntilStopped(); });
   return BoundPort(listen_fd_);

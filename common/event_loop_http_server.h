@@ -43,8 +43,13 @@ class EventLoopHttpServer {
   struct Options {
     int loops = 0;  // event-loop threads; 0 = one per core
     HttpParseLimits limits;
-    // keep_alive_max_count, the timeouts, listen_backlog and worker_nice
-    // (applied to the loop threads) apply; the worker counts do not.
+    // keep_alive_max_count, the timeouts and listen_backlog apply; the
+    // worker counts and worker_nice do not. The loops run at the process's
+    // priority: worker_nice exists because many pool workers together
+    // outweigh the threads that deliver events, while one loop per core
+    // weighs like one of them; lowered too, the receiver's loops lost a
+    // third of their intake to the other processes and their p99 at
+    // 10 000/s doubled (bench/run A/B, docs/performance.md).
     HttpServerTuning tuning;
     ConnectionGate::Options gate;
   };

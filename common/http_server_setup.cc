@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/elastic_thread_pool.h"
@@ -49,6 +50,19 @@ class NicedTaskQueue : public httplib::TaskQueue {
   const int nice_;
 };
 
+// The absolute nice value for worker threads of `tuning`: the process's own
+// plus worker_nice, at most 19; nullopt to leave them as they are
+// (worker_nice 0, or the process's value cannot be read). Call on a thread
+// at the process's priority.
+std::optional<int> WorkerNiceValue(const HttpServerTuning& tuning) {
+  if (tuning.worker_nice <= 0) return std::nullopt;
+  // Relative to the process's own value (the calling thread's).
+  errno = 0;
+  const int base = getpriority(PRIO_PROCESS, 0);
+  if (errno != 0) return std::nullopt;
+  return std::min(19, base + tuning.worker_nice);
+}
+
 }  // namespace
 
 httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
@@ -60,15 +74,6 @@ httplib::TaskQueue* NewTaskQueue(const HttpServerTuning& tuning) {
   const std::optional<int> nice = WorkerNiceValue(tuning);
   if (!nice) return pool;
   return new NicedTaskQueue(pool, *nice);
-}
-
-std::optional<int> WorkerNiceValue(const HttpServerTuning& tuning) {
-  if (tuning.worker_nice <= 0) return std::nullopt;
-  // Relative to the process's own value (the calling thread's).
-  errno = 0;
-  const int base = getpriority(PRIO_PROCESS, 0);
-  if (errno != 0) return std::nullopt;
-  return std::min(19, base + tuning.worker_nice);
 }
 
 void ApplyConnectionTuning(httplib::Server& server,

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstddef>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -38,12 +37,6 @@ struct HttpServerTuning {
   // when the CPU is full anyway.
   int worker_nice = 0;
 };
-
-// The absolute nice value for worker threads of `tuning`: the process's own
-// plus worker_nice, at most 19; nullopt to leave them as they are
-// (worker_nice 0, or the process's value cannot be read). Call on a thread
-// at the process's priority.
-std::optional<int> WorkerNiceValue(const HttpServerTuning& tuning);
 
 // A new worker pool as `tuning` says (httplib's new_task_queue): an
 // ElasticThreadPool, or a fixed httplib::ThreadPool, whose threads run at

@@ -147,13 +147,7 @@ absl::Status IntakeServer::StartEventLoop() {
   common::EventLoopHttpServer::Options options;
   options.loops = options_.loops;
   options.limits.max_body_bytes = options_.max_body_bytes;
-  options.tuning = options_.tuning;
-  // --http_worker_nice is for cpp-httplib's many workers, whose summed
-  // weight would otherwise starve delivery. One loop per core weighs like
-  // one consumer thread; lowered too, the loops lost a third of their
-  // intake to the other processes and their p99 at 10 000/s doubled
-  // (bench/run A/B, docs/performance.md).
-  options.tuning.worker_nice = 0;
+  options.tuning = options_.tuning;  // worker_nice: the httplib engine's only
   options.gate.limits = options_.connection_limits;
   options.gate.metric_prefix = "ngsi_receiver_http";
   event_loop_ = std::make_unique<common::EventLoopHttpServer>(
