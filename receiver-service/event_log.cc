@@ -35,40 +35,8 @@ size_t RecordBytes(const v1::NgsiEvent& event, size_t serialized_size,
   return bytes;
 }
 
-// The serialized sequence (field 1) and received_at (field 2) of an event,
-// at most this long.
+// Room for the serialized sequence and received_at of an event.
 constexpr size_t kMaxEnvelopeBytes = 32;
-
-void AppendVarint(uint64_t value, std::string& out) {
-  while (value >= 0x80) {
-    out += static_cast<char>((value & 0x7F) | 0x80);
-    value >>= 7;
-  }
-  out += static_cast<char>(value);
-}
-
-// What SerializeAsString() writes for fields 1 and 2 of `event`: the first
-// two fields in field-number order, so these bytes followed by the
-// serialization of the event without them are the whole event's.
-void AppendEnvelope(const v1::NgsiEvent& event, std::string& out) {
-  out += '\x08';  // sequence: field 1, varint
-  AppendVarint(event.sequence(), out);
-  const google::protobuf::Timestamp& at = event.received_at();
-  std::string timestamp;
-  if (at.seconds() != 0) {
-    timestamp += '\x08';
-    AppendVarint(static_cast<uint64_t>(at.seconds()), timestamp);
-  }
-  if (at.nanos() != 0) {
-    timestamp += '\x10';
-    // int32: a negative value is sign-extended to 64 bits, as protobuf does.
-    AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(at.nanos())),
-                 timestamp);
-  }
-  out += '\x12';  // received_at: field 2, length-delimited
-  AppendVarint(timestamp.size(), out);
-  out += timestamp;
-}
 
 }  // namespace
 
@@ -135,7 +103,12 @@ absl::StatusOr<std::shared_ptr<const LogRecord>> EventLog::Append(
     auto* received_at = record->event.mutable_received_at();
     received_at->set_seconds(nanos / 1000000000);
     received_at->set_nanos(static_cast<int32_t>(nanos % 1000000000));
-    AppendEnvelope(record->event, wire);
+    // Fields 1 and 2 come first in protobuf's field order: their bytes
+    // followed by the rest's are the whole event's serialization.
+    v1::NgsiEvent envelope;
+    envelope.set_sequence(next_sequence_);
+    *envelope.mutable_received_at() = record->event.received_at();
+    envelope.AppendToString(&wire);
     wire += rest;
     if (disk_ != nullptr) {
       // Under our lock so that file order is sequence order; a failed write
