@@ -268,7 +268,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ConsumerGroups::Subscribe(
         }
         const uint64_t session = next_session_++;
         SubscribeOptions options = options_.subscribe;
-        batching.ApplyTo(options);
+        options.batch = batching;
         options.on_done = [this, group_name = request.group(),
                            member = request.member(), session] {
           SessionEnded(group_name, member, session);

@@ -82,7 +82,7 @@ class ConsumerGroups {
   ~ConsumerGroups();
 
   // EventStream.Subscribe (or SubscribeBatches, `batching.max_events` > 0,
-  // see SubscribeOptions) with a group; `filter` is the subscriber's compiled
+  // see BatchSettings) with a group; `filter` is the subscriber's compiled
   // filter (tenants granted included), `lease` its stream-limiter slot
   // (held by the stream; may be null). Never blocks.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(

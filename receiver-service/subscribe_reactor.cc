@@ -225,7 +225,7 @@ void SubscribeReactor::Pump() {
   // a batch holds records, it sends them first and the next Pump() meets
   // the same stop again; with a batch delay it may first wait (keeping the
   // token) for more records to join.
-  const size_t max_events = std::max<size_t>(1, options_.max_batch_events);
+  const size_t max_events = std::max<size_t>(1, options_.batch.max_events);
   bool caught_up = false;  // stopped only because nothing more is appended
   for (;;) {
     std::shared_ptr<const LogRecord> record;
@@ -307,11 +307,11 @@ void SubscribeReactor::Pump() {
     if (message != nullptr) {
       grpc::Slice event = message == &record->event ? SharedWire(record)
                                                     : Serialized(*message);
-      if (options_.max_batch_events > 0) {
+      if (options_.batch.max_events > 0) {
         slices_.push_back(BatchFieldPrefix(event.size()));
       }
       if (batch_events_ == 0) {
-        batch_deadline_ = absl::Now() + options_.max_batch_delay;
+        batch_deadline_ = absl::Now() + options_.batch.max_delay;
       }
       batch_bytes_ += event.size();
       slices_.push_back(std::move(event));
@@ -338,7 +338,7 @@ void SubscribeReactor::Pump() {
 }
 
 bool SubscribeReactor::WaitForMoreEvents() {
-  if (options_.max_batch_delay <= absl::ZeroDuration() ||
+  if (options_.batch.max_delay <= absl::ZeroDuration() ||
       absl::Now() >= batch_deadline_) {
     return false;
   }
@@ -396,7 +396,7 @@ void SubscribeReactor::OnDone() {
   hub_->Detach(this);
   if (options_.on_done) options_.on_done();
   // Now, not in the destructor: a waiting batch's alarm may keep this
-  // object up to max_batch_delay longer, possibly past the server that
+  // object up to the batch delay longer, possibly past the server that
   // owns the limiter.
   lease_.reset();
   std::shared_ptr<SubscribeReactor> self;
@@ -529,7 +529,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* EventStreamService::StartStream(
     id = next_id_++;
   }
   SubscribeOptions options = options_;
-  batching.ApplyTo(options);
+  options.batch = batching;
   auto reactor = std::make_shared<SubscribeReactor>(
       context, log_, hub_, *std::move(matcher), next, request->end_sequence(),
       options, absl::StrCat("grpc-", id));

@@ -60,33 +60,27 @@ class EventMatcher {
   bool filters_entities_ = false;
 };
 
-struct SubscribeOptions {
-  // Live records a subscriber queues before dropping the oldest; a dropped
-  // record is read back from the log, so this bounds memory, not delivery.
-  size_t queue_capacity = 1024;
-  // 0: one serialized NgsiEvent per message (Subscribe); N: NgsiEventBatch
-  // messages of up to N events (SubscribeBatches).
-  size_t max_batch_events = 0;
-  // SubscribeBatches: how long a message that has room for more events
-  // waits for them once it holds one (zero: it leaves at once). Under a
-  // steady flow each write then carries several events instead of one,
-  // which is what makes many streams affordable.
-  absl::Duration max_batch_delay = absl::ZeroDuration();
-  // Runs once in OnDone() (consumer groups learn a member left).
-  std::function<void()> on_done;
-};
-
 // What a SubscribeBatches request asks of its messages
 // (SubscribeRequest.max_batch_events / max_batch_delay_ms); the default
 // is a Subscribe stream.
 struct BatchSettings {
+  // 0: one serialized NgsiEvent per message (Subscribe); N: NgsiEventBatch
+  // messages of up to N events (SubscribeBatches).
   size_t max_events = 0;
+  // SubscribeBatches: how long a message that has room for more events
+  // waits for them once it holds one (zero: it leaves at once). Under a
+  // steady flow each write then carries several events instead of one,
+  // which is what makes many streams affordable.
   absl::Duration max_delay = absl::ZeroDuration();
+};
 
-  void ApplyTo(SubscribeOptions& options) const {
-    options.max_batch_events = max_events;
-    options.max_batch_delay = max_delay;
-  }
+struct SubscribeOptions {
+  // Live records a subscriber queues before dropping the oldest; a dropped
+  // record is read back from the log, so this bounds memory, not delivery.
+  size_t queue_capacity = 1024;
+  BatchSettings batch;
+  // Runs once in OnDone() (consumer groups learn a member left).
+  std::function<void()> on_done;
 };
 
 // One EventStream.Subscribe call: a server-streaming reactor that is also a
