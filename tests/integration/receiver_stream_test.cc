@@ -141,6 +141,16 @@ bool WaitFor(Condition condition, absl::Duration timeout = absl::Seconds(20)) {
   return true;
 }
 
+// Waits until the receiver counts `count` gRPC consumers (a stream is
+// attached, so what follows is live; or it has left the hub).
+bool GrpcConsumersBecome(const ReceiverServer& server, int count) {
+  const std::string line =
+      absl::StrCat("ngsi_receiver_consumers{kind=\"grpc\"} ", count);
+  return WaitFor([&] {
+    return server.metrics().Render().find(line) != std::string::npos;
+  });
+}
+
 TEST(ReceiverStreamTest, ResumeAfterReconnectHasNoGapAndNoDuplicate) {
   auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
@@ -384,10 +394,7 @@ TEST(ReceiverStreamTest, BatchesFollowLiveEventsAndApplyFilters) {
   BatchResult result;
   std::thread reader([&] { result = ReadBatches(*stub, request); });
   // Live: each event is posted once the stream is open, one at a time.
-  ASSERT_TRUE(WaitFor([&] {
-    return server->metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
-  }));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   for (int i = 0; i < 6; ++i) {
     ASSERT_EQ(Post(http, absl::StrCat("E", i), i % 2 == 0 ? "Room" : "Car"),
               204);
@@ -404,14 +411,6 @@ TEST(ReceiverStreamTest, BatchesFollowLiveEventsAndApplyFilters) {
   }
 }
 
-// The stream's subscriber is attached (so what follows is live).
-bool OneGrpcConsumer(const ReceiverServer& server) {
-  return WaitFor([&] {
-    return server.metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
-  });
-}
-
 TEST(ReceiverStreamTest, BatchDelayGathersLiveEventsIntoOneMessage) {
   auto server = StartReceiver(LocalReceiverConfig());
   httplib::Client http("127.0.0.1", server->http_port());
@@ -422,7 +421,7 @@ TEST(ReceiverStreamTest, BatchDelayGathersLiveEventsIntoOneMessage) {
   request.set_max_batch_delay_ms(1000);
   BatchResult result;
   std::thread reader([&] { result = ReadBatches(*stub, request); });
-  ASSERT_TRUE(OneGrpcConsumer(*server));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   for (int i = 0; i < 10; ++i) {
     ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
   }
@@ -443,7 +442,7 @@ TEST(ReceiverStreamTest, BatchDelayNeverHoldsAFullBatchOrALoneEvent) {
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
   auto reader = stub->SubscribeBatches(&context, request);
-  ASSERT_TRUE(OneGrpcConsumer(*server));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   // One event and no other: it leaves when its delay ends.
   ASSERT_EQ(Post(http, "E0"), 204);
   v1::NgsiEventBatch batch;
@@ -474,17 +473,14 @@ TEST(ReceiverStreamTest, StreamCancelledWhileItsBatchWaitsEndsCleanly) {
   request.set_max_batch_delay_ms(1000);
   grpc::ClientContext context;
   auto reader = stub->SubscribeBatches(&context, request);
-  ASSERT_TRUE(OneGrpcConsumer(*server));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   ASSERT_EQ(Post(http, "E0"), 204);  // now waiting for company
   context.TryCancel();
   v1::NgsiEventBatch batch;
   while (reader->Read(&batch)) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
-  EXPECT_TRUE(WaitFor([&] {
-    return server->metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 0") != std::string::npos;
-  }));
+  EXPECT_TRUE(GrpcConsumersBecome(*server, 0));
   // The receiver goes on serving new streams, the waiting event included.
   ASSERT_EQ(Post(http, "E1"), 204);
   BatchResult result = ReadBatches(*stub, After(0, 2));
@@ -511,10 +507,7 @@ TEST(ReceiverStreamTest, LatestStartsAfterTheHeadAndInfoReportsTheRange) {
   StreamResult result;
   std::thread reader([&] { result = ReadStream(*stub, latest); });
   // The subscription is live once the receiver counts it as a consumer.
-  ASSERT_TRUE(WaitFor([&] {
-    return server->metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
-  }));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   for (int i = 3; i < 5; ++i) ASSERT_EQ(Post(http, absl::StrCat("E", i)), 204);
   reader.join();
   EXPECT_TRUE(result.status.ok());
@@ -527,10 +520,7 @@ TEST(ReceiverStreamTest, DeadlineEndsTheStreamAndDetachesTheSubscriber) {
   StreamResult result = ReadStream(*stub, After(0, 0), absl::Milliseconds(300));
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   // The reactor finished and left the hub: no consumer is left behind.
-  EXPECT_TRUE(WaitFor([&] {
-    return server->metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 0") != std::string::npos;
-  }));
+  EXPECT_TRUE(GrpcConsumersBecome(*server, 0));
 }
 
 TEST(ReceiverStreamTest, ShutdownEndsOpenStreamsWithUnavailable) {
@@ -538,10 +528,7 @@ TEST(ReceiverStreamTest, ShutdownEndsOpenStreamsWithUnavailable) {
   auto stub = Stub(*server);
   grpc::ClientContext context;
   auto reader = stub->Subscribe(&context, After(0, 0));
-  ASSERT_TRUE(WaitFor([&] {
-    return server->metrics().Render().find(
-               "ngsi_receiver_consumers{kind=\"grpc\"} 1") != std::string::npos;
-  }));
+  ASSERT_TRUE(GrpcConsumersBecome(*server, 1));
   server->Shutdown();
   v1::NgsiEvent event;
   EXPECT_FALSE(reader->Read(&event));
